@@ -1,0 +1,196 @@
+"""Tests for tfbig.data.samples: deterministic, correct, balanced sample data."""
+
+import collections
+import datetime
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfbig.data import samples
+from tfbig.data.sources import list_images, read_labelled, read_pairs, read_texts
+from tfbig.errors import TfbigError
+
+DATA = Path(__file__).resolve().parents[2] / "data"  # the shipped samples
+TEXT_FILES = ("dates.tsv", "reviews.tsv", "corpus.txt")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """The samples written twice with seed 0, and once with seed 1."""
+    folders = {}
+    for name, seed in (("a", 0), ("b", 0), ("other", 1)):
+        folders[name] = tmp_path_factory.mktemp(name)
+        samples.write_samples(folders[name], seed=seed, per_shape=10)
+    return folders
+
+
+def all_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes(generated):
+    first, second = all_files(generated["a"]), all_files(generated["b"])
+    assert len(first) == 3 + 3 * 10
+    assert first == second
+
+
+def test_other_seed_other_data(generated):
+    for name in TEXT_FILES:
+        assert (generated["a"] / name).read_bytes() != (generated["other"] / name).read_bytes()
+
+
+def test_shipped_text_files_match_the_generator(generated):
+    # data/ must be what `python -m tfbig.data.samples` writes; regenerate it if this fails.
+    for name in TEXT_FILES:
+        assert (DATA / name).read_bytes() == (generated["a"] / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("day, word, number", [
+    (1, "first", "1st"), (2, "second", "2nd"), (3, "third", "3rd"), (4, "fourth", "4th"),
+    (11, "eleventh", "11th"), (12, "twelfth", "12th"), (13, "thirteenth", "13th"),
+    (20, "twentieth", "20th"), (21, "twenty-first", "21st"), (22, "twenty-second", "22nd"),
+    (23, "twenty-third", "23rd"), (29, "twenty-ninth", "29th"), (30, "thirtieth", "30th"),
+    (31, "thirty-first", "31st"),
+])
+def test_ordinals(day, word, number):
+    assert samples.ordinal_word(day) == word
+    assert samples.ordinal_number(day) == number
+
+
+def test_each_date_format_on_a_known_date():
+    sources = [form(datetime.date(2021, 3, 4)) for form in samples.DATE_FORMATS]
+    for expected in ("March 4, 2021", "4 March 2021", "Thursday, 4 March 2021",
+                     "the fourth of March 2021", "4th Mar 2021", "Mar 4th, 2021", "march 4 2021",
+                     "4 mar. 2021", "2021, March the 4th", "the 4th of march, 2021",
+                     "Thu, Mar 4, 2021", "Thursday the fourth of March, 2021"):
+        assert expected in sources
+    assert samples.DATE_FORMATS[7](datetime.date(2000, 5, 9)) == "9 may 2000"  # no "may."
+
+
+def parse_source(source: str) -> datetime.date:
+    """An independent reading of a generated date: month name, day (digits or words), year."""
+    words = source.lower().replace(",", " ").replace(".", " ").split()
+    month = next(i + 1 for i, name in enumerate(samples.MONTHS)
+                 for w in words if w in (name.lower(), name.lower()[:3]))
+    year = next(int(w) for w in words if re.fullmatch(r"\d{4}", w))
+    ordinal_words = {samples.ordinal_word(d): d for d in range(1, 32)}
+    day = next(int(re.match(r"\d+", w).group()) if w[0].isdigit() else ordinal_words[w]
+               for w in words if re.fullmatch(r"\d{1,2}(st|nd|rd|th)?", w) or w in ordinal_words)
+    parsed = datetime.date(year, month, day)
+    weekdays = [i for i, name in enumerate(samples.WEEKDAYS)
+                for w in words if w in (name.lower(), name.lower()[:3])]
+    assert weekdays in ([], [parsed.weekday()]), source
+    return parsed
+
+
+def test_shipped_dates_are_correct_and_varied():
+    pairs = list(read_pairs(DATA / "dates.tsv"))
+    assert len(pairs) == 8000
+    years = set()
+    for source, target in pairs:
+        date = datetime.date.fromisoformat(target)
+        assert parse_source(source) == date, (source, target)
+        years.add(date.year)
+    assert min(years) == 1950 and max(years) == 2049
+    assert not any(re.search(r"\d+/\d+", source) for source, _ in pairs)
+    # Formats mixed about uniformly: 2 of the 12 start with "the ".
+    share = sum(source.startswith("the ") for source, _ in pairs) / len(pairs)
+    assert abs(share - 2 / 12) < 0.02
+
+
+def test_shipped_reviews_are_balanced_and_need_more_than_one_keyword():
+    reviews = list(read_labelled(DATA / "reviews.tsv"))
+    labels = collections.Counter(label for _, label in reviews)
+    assert labels == {"positive": 1000, "negative": 1000, "neutral": 1000}
+    words = {w for text, _ in reviews for w in re.findall(r"[a-z]+", text.lower())}
+    assert 150 <= len(words) <= 500
+    # "not" and contrast ("but") occur in every class: no single word gives the label away.
+    for word in ("not", "but", "great", "terrible"):
+        having = collections.Counter(label for text, label in reviews
+                                     if word in re.findall(r"[a-z]+", text.lower()))
+        assert len(having) == 3 and max(having.values()) < 0.8 * sum(having.values()), word
+
+
+def test_review_labels_follow_negation():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        clause, score = samples._review_clause(rng)
+        if " is not " in clause:
+            adjective = clause.split()[-1]
+            expected = 0 if adjective in samples._BAD else -1
+            assert score == expected, clause
+
+
+def test_shipped_corpus_beats_a_unigram_model():
+    lines = list(read_texts(DATA / "corpus.txt"))
+    assert len(lines) == 4000
+    tokens = [line.lower().replace(".", " .").split() for line in lines]
+    train, test = tokens[:3600], tokens[3600:]
+    unigram = collections.Counter(w for t in train for w in t)
+    bigram = collections.Counter(p for t in train for p in zip(["<s>"] + t, t))
+    context = collections.Counter(w for t in train for w in ["<s>"] + t)
+    total, vocab = sum(unigram.values()), len(unigram) + 1
+    assert 100 <= vocab <= 500
+    uni = bi = count = 0.0
+    for t in test:
+        for previous, word in zip(["<s>"] + t, t):
+            p_uni = (unigram[word] + 1) / (total + vocab)
+            p_bi = 0.9 * bigram[previous, word] / max(context[previous], 1) + 0.1 * p_uni
+            uni, bi, count = uni - np.log(p_uni), bi - np.log(p_bi), count + 1
+    assert np.exp(bi / count) < 0.3 * np.exp(uni / count)  # bigram perplexity far lower
+
+
+def test_shipped_shapes():
+    paths, labels, class_names = list_images(DATA / "shapes")
+    assert class_names == list(samples.SHAPES)
+    assert collections.Counter(labels) == {0: 150, 1: 150, 2: 150}
+    import matplotlib.image
+
+    image = matplotlib.image.imread(paths[0])
+    assert image.shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("kind", samples.SHAPES)
+def test_shape_image(kind):
+    image = samples.shape_image(kind, np.random.default_rng(0))
+    assert image.shape == (32, 32, 3) and image.dtype == np.uint8
+    assert image.std() > 10  # a visible shape, not a flat colour
+
+
+def test_shipped_data_is_small():
+    size = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file())
+    assert size < 4 * 2**20
+
+
+def test_bad_seed_and_output(tmp_path):
+    with pytest.raises(TfbigError, match=re.escape("seed=-1: expected a non-negative integer")):
+        samples.write_samples(tmp_path, seed=-1)
+    file = tmp_path / "file"
+    file.write_text("")
+    with pytest.raises(TfbigError, match=re.escape(
+            f"{file}: is a file (expected a folder to write the samples into)")):
+        samples.write_samples(file)
+
+
+def test_command_line_help_and_one_line_errors(tmp_path):
+    help_run = subprocess.run([sys.executable, "-m", "tfbig.data.samples", "--help"],
+                              capture_output=True, text=True, timeout=30)
+    assert help_run.returncode == 0 and "--seed" in help_run.stdout
+    file = tmp_path / "file"
+    file.write_text("")
+    bad = subprocess.run([sys.executable, "-m", "tfbig.data.samples", "--output", str(file)],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2
+    assert bad.stderr == f"error: {file}: is a file (expected a folder to write the samples into)\n"
+
+
+def test_data_sources_splits_and_samples_do_not_import_tensorflow():
+    code = ("import sys, tfbig.data.sources, tfbig.data.splits, tfbig.data.samples; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "[]", run.stderr

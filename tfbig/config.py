@@ -1,0 +1,352 @@
+"""Run configuration: a few frozen dataclasses, named model sizes, and overrides.
+
+A config is resolved in one order, later wins:
+
+    field defaults → task defaults → ``model.preset`` sizes → ``--config FILE`` →
+    train flags (``--epochs`` …) → ``--set key.path=value``
+
+Every field has a one-line comment; ``validate`` in each ``__post_init__`` rejects bad values
+with a :class:`~tfbig.errors.TfbigError` naming the field, the value, and what is expected.
+This module imports no TensorFlow (the CLIs' ``--help`` must stay fast).
+"""
+
+import dataclasses
+import json
+import os
+import difflib
+import typing
+
+from tfbig.errors import TfbigError
+
+TASKS = ("translate", "classify", "lm", "mlm", "image")
+MODELS = ("transformer", "bert", "gpt", "rnn", "cnn", "vit")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+TOKENIZERS = ("auto", "char", "wordpiece")
+SCHEDULES = ("transformer", "constant", "linear", "cosine")
+
+# Named model sizes (nanoGPT-style table). A preset fills these fields; anything set
+# explicitly in the config file, the flags or --set still wins.
+PRESETS = {
+    "tiny": dict(num_layers=1, d_model=64, num_heads=2, dff=128),
+    "small": dict(num_layers=2, d_model=128, num_heads=4, dff=512),
+    "base": dict(num_layers=6, d_model=512, num_heads=8, dff=2048),  # the paper's base
+    "benchmark": dict(num_layers=4, d_model=256, num_heads=8, dff=1024),
+}
+
+# The data each task trains on when no --data is given (files in the repo's data/ folder).
+SAMPLE_DATA = {
+    "translate": "dates.tsv",
+    "classify": "reviews.tsv",
+    "lm": "corpus.txt",
+    "mlm": "corpus.txt",
+    "image": "shapes",
+}
+DEFAULT_MODEL = {"translate": "transformer", "classify": "bert", "lm": "gpt", "mlm": "bert",
+                 "image": "vit"}
+
+
+def _check(condition, field, value, expected):
+    if not condition:
+        raise TfbigError(f"config field {field}={value!r}: expected {expected}")
+
+
+def _check_choice(field, value, choices):
+    _check(value in choices, field, value, "one of " + ", ".join(choices))
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    path: str = ""  # training data (file or folder); "" = the task's shipped sample in data/
+    val_path: str = ""  # validation data; "" = a deterministic split of `path`
+    validation_split: float = 0.1  # fraction held out for validation when val_path is ""
+    test_split: float = 0.1  # fraction held out for the final test metrics
+    skip_bad_lines: bool = False  # skip (and count) malformed lines instead of stopping
+    tokenizer: str = "auto"  # char | wordpiece | auto (char for translate, else wordpiece)
+    vocab_size: int = 8000  # largest vocabulary learnt from the training split
+    lower_case: bool = False  # case-fold text (keeps accents unless strip_accents)
+    strip_accents: bool = False  # remove combining accents after NFD
+    max_source_length: int = 0  # source/input tokens kept; 0 = longest in the data
+    max_target_length: int = 0  # target tokens kept incl. [START]/[END]; 0 = from data
+    shuffle_buffer: int = 10000  # examples in the shuffle buffer
+
+    def __post_init__(self):
+        for name in ("validation_split", "test_split"):
+            value = getattr(self, name)
+            _check(0.0 <= value < 1.0, f"data.{name}", value, "a fraction in [0, 1)")
+        _check(self.validation_split + self.test_split < 0.9, "data.validation_split",
+               self.validation_split, "validation_split + test_split below 0.9")
+        _check_choice("data.tokenizer", self.tokenizer, TOKENIZERS)
+        _check(self.vocab_size >= 16, "data.vocab_size", self.vocab_size, "an integer >= 16")
+        for name in ("max_source_length", "max_target_length"):
+            value = getattr(self, name)
+            _check(value == 0 or value >= 3, f"data.{name}", value, "0 (auto) or >= 3")
+        _check(self.shuffle_buffer >= 1, "data.shuffle_buffer", self.shuffle_buffer, ">= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    name: str = ""  # transformer | bert | gpt | rnn | cnn | vit; "" = the task's default
+    preset: str = ""  # named size (tiny, small, base, benchmark); "" = the fields below
+    num_layers: int = 2  # encoder layers and decoder layers (each)
+    d_model: int = 128  # model width
+    num_heads: int = 4  # attention heads; must divide d_model
+    dff: int = 512  # feed-forward inner size
+    dropout_rate: float = 0.1  # dropout on embeddings, residuals and attention weights
+    max_length: int = 512  # longest sequence the model accepts (position table)
+    positional: str = "sinusoidal"  # sinusoidal (paper) | learned
+    norm_first: bool = False  # pre-norm blocks instead of the paper's post-norm
+    activation: str = "relu"  # feed-forward activation: relu (paper) | gelu
+    tie_embeddings: bool = False  # logits from the target embedding matrix
+
+    def __post_init__(self):
+        if self.name:
+            _check_choice("model.name", self.name, MODELS)
+        if self.preset:
+            _check_choice("model.preset", self.preset, tuple(PRESETS))
+        for name in ("num_layers", "d_model", "num_heads", "dff", "max_length"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, f"model.{name}", value,
+                   "a positive integer")
+        if self.d_model % self.num_heads:
+            raise TfbigError(
+                f"config field model.d_model={self.d_model} is not divisible by "
+                f"model.num_heads={self.num_heads}: each head gets d_model / num_heads "
+                f"features (try num_heads={_divisor_near(self.d_model, self.num_heads)})")
+        _check(0.0 <= self.dropout_rate < 1.0, "model.dropout_rate", self.dropout_rate,
+               "a rate in [0, 1)")
+        _check_choice("model.positional", self.positional, ("sinusoidal", "learned"))
+        _check_choice("model.activation", self.activation, ("relu", "gelu"))
+
+
+def _divisor_near(number, target):
+    return min((d for d in range(1, number + 1) if number % d == 0),
+               key=lambda d: abs(d - target))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20  # passes over the training data (or steps_per_epoch steps each)
+    steps_per_epoch: int = 0  # batches per epoch; 0 = the whole training split
+    batch_size: int = 64  # global batch size (split across replicas)
+    learning_rate: float = 1e-3  # peak learning rate; 0 = the paper's d_model^-0.5·warmup^-0.5
+    schedule: str = "transformer"  # transformer (paper) | constant | linear | cosine
+    warmup_steps: int = 200  # linear warm-up steps
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    beta_2: float = 0.98  # Adam β2 (the paper's 0.98)
+    clipnorm: float = 1.0  # clip each gradient to this global norm; 0 = off
+    label_smoothing: float = 0.1  # ε of label smoothing (paper: 0.1)
+    early_stopping_patience: int = 0  # stop after N epochs without val improvement; 0 = off
+    seed: int = 0  # seeds Python, NumPy, TensorFlow and the data pipeline
+    strategy: str = "auto"  # auto | default | mirrored | multiworker | tpu
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
+    jit_compile: bool = True  # XLA-compile the train step (fixed shapes: no recompiles)
+    steps_per_execution: int = 1  # train steps per compiled call (fewer Python round trips)
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "steps_per_execution"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, f"train.{name}", value,
+                   "a positive integer")
+        for name in ("steps_per_epoch", "warmup_steps", "early_stopping_patience"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 0, f"train.{name}", value,
+                   "an integer >= 0")
+        _check_choice("train.schedule", self.schedule, SCHEDULES)
+        _check(self.learning_rate > 0 or (self.learning_rate == 0 and
+                                          self.schedule == "transformer"),
+               "train.learning_rate", self.learning_rate,
+               "a rate > 0 (0 = the paper's formula, only with train.schedule=transformer)")
+        _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, ">= 0")
+        _check(0 < self.beta_2 < 1, "train.beta_2", self.beta_2, "in (0, 1)")
+        _check(self.clipnorm >= 0, "train.clipnorm", self.clipnorm, ">= 0")
+        _check(0 <= self.label_smoothing < 1, "train.label_smoothing", self.label_smoothing,
+               "in [0, 1)")
+        _check_choice("train.strategy", self.strategy, STRATEGIES)
+        _check_choice("train.precision", self.precision, PRECISIONS)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    task: str = "translate"  # translate | classify | lm | mlm | image
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    search_space: dict = dataclasses.field(default_factory=dict)  # for tfbig.tune
+
+    def __post_init__(self):
+        _check_choice("task", self.task, TASKS)
+
+    @property
+    def model_name(self):
+        return self.model.name or DEFAULT_MODEL[self.task]
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def save(self, path):
+        """Write the resolved config as JSON (atomically: never a half-written file)."""
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+# Train flags map onto these fields (e.g. --learning-rate → train.learning_rate).
+FLAG_FIELDS = {
+    "task": "task", "model": "model.name", "data": "data.path", "val_data": "data.val_path",
+    "epochs": "train.epochs", "steps_per_epoch": "train.steps_per_epoch",
+    "batch_size": "train.batch_size", "learning_rate": "train.learning_rate",
+    "strategy": "train.strategy", "precision": "train.precision", "seed": "train.seed",
+}
+
+
+def valid_keys():
+    """Every ``section.field`` key that ``--set`` accepts, plus ``task``."""
+    keys = ["task"]
+    for section, cls in SECTIONS.items():
+        keys += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
+    return keys
+
+
+def _coerce(key, value, annotation):
+    """Check ``value`` against a field's type; ints are accepted where floats are."""
+    expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is dict and isinstance(value, dict):
+        return value
+    if type(value) is not annotation:  # bool is an int subclass: compare exact types
+        raise TfbigError(f"config field {key}={value!r}: expected "
+                         f"{expected.get(annotation, annotation.__name__)}")
+    return value
+
+
+def _flatten(mapping, source):
+    """``{"model": {"d_model": 8}}`` → ``{"model.d_model": 8}``, rejecting unknown keys."""
+    flat = {}
+    for key, value in mapping.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise TfbigError(f"{source}: section {key!r} must be a mapping of fields")
+            for field, field_value in value.items():
+                flat[f"{key}.{field}"] = field_value
+        elif key in ("task", "search_space"):
+            flat[key] = value
+        else:
+            raise TfbigError(f"{source}: unknown key {key!r}; valid top-level keys: task, "
+                             + ", ".join(SECTIONS) + ", search_space")
+    return flat
+
+
+def resolve(overrides, source="config"):
+    """Build a :class:`RunConfig` from flat ``{"section.field": value}`` overrides, in order.
+
+    The task's defaults and a ``model.preset`` are applied before the explicit values.
+    """
+    hints = {cls: typing.get_type_hints(cls) for cls in SECTIONS.values()}
+    values = {section: {} for section in SECTIONS}
+    top = {}
+    for key, value in overrides.items():
+        section, _, field = key.partition(".")
+        if key in ("task", "search_space"):
+            top[key] = _coerce(key, value, str if key == "task" else dict)
+        elif section in SECTIONS and field in hints[SECTIONS[section]]:
+            values[section][field] = _coerce(key, value, hints[SECTIONS[section]][field])
+        else:
+            close = difflib.get_close_matches(key, valid_keys(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TfbigError(f"{source}: unknown config key {key!r}{hint}; valid keys: "
+                             + ", ".join(valid_keys()))
+    preset = values["model"].get("preset", "")
+    if preset in PRESETS:
+        values["model"] = {**PRESETS[preset], **values["model"]}
+    return RunConfig(
+        task=top.get("task", "translate"),
+        data=DataConfig(**values["data"]),
+        model=ModelConfig(**values["model"]),
+        train=TrainConfig(**values["train"]),
+        search_space=top.get("search_space", {}),
+    )
+
+
+def load_config_file(path):
+    """Read a YAML or JSON config file into flat overrides."""
+    if not os.path.isfile(path):
+        raise TfbigError(f"{path}: no such config file (expected YAML or JSON)")
+    import yaml  # JSON is a subset of YAML: one parser reads both
+
+    with open(path, encoding="utf-8") as f:
+        try:
+            mapping = yaml.safe_load(f)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark else ""
+            raise TfbigError(f"{path}{where}: not valid YAML/JSON "
+                             f"({getattr(error, 'problem', error)})") from None
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise TfbigError(f"{path}: expected a mapping of sections (task, data, model, train)")
+    if "config" in mapping and isinstance(mapping["config"], dict) and "task" not in mapping:
+        mapping = mapping["config"]  # a best_config.json from tfbig.tune wraps it
+    return _flatten(mapping, path)
+
+
+def parse_set(assignment):
+    """``"model.d_model=256"`` → ``("model.d_model", 256)``; the value is read as YAML."""
+    import yaml
+
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise TfbigError(f"--set {assignment!r}: expected key.path=value, "
+                         f"e.g. --set model.d_model=256")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-4" as a string; a user means the number
+            value = float(value)
+        except ValueError:
+            pass
+    return key.strip(), value
+
+
+def config_from_flags(config_file=None, flags=None, assignments=()):
+    """Resolve the config of a CLI run: file, then flags that are set, then ``--set``."""
+    overrides = load_config_file(config_file) if config_file else {}
+    for flag, key in FLAG_FIELDS.items():
+        value = (flags or {}).get(flag)
+        if value is not None:
+            overrides[key] = value
+    for assignment in assignments:
+        key, value = parse_set(assignment)
+        overrides[key] = value
+    return resolve(overrides, source="--set" if assignments else "config")
+
+
+def from_dict(mapping, source="config.json"):
+    """A :class:`RunConfig` from its ``to_dict()`` form (e.g. a run's config.json)."""
+    return resolve(_flatten(mapping, source), source=source)
+
+
+def differences(a, b):
+    """``["model.d_model: 128 → 256", ...]``: the fields where two configs differ."""
+    flat_a, flat_b = _flatten(a.to_dict(), "a"), _flatten(b.to_dict(), "b")
+    return [f"{key}: {flat_a.get(key)!r} → {flat_b.get(key)!r}"
+            for key in sorted(set(flat_a) | set(flat_b)) if flat_a.get(key) != flat_b.get(key)]
+
+
+def replace(config, **sections):
+    """A copy of ``config`` with fields of sections replaced: ``replace(c, train={...})``."""
+    changes = {}
+    for section, fields in sections.items():
+        if isinstance(fields, dict):
+            changes[section] = dataclasses.replace(getattr(config, section), **fields)
+        else:
+            changes[section] = fields
+    return dataclasses.replace(config, **changes)
+

@@ -1,0 +1,321 @@
+"""Streaming readers for the data files tfbig accepts (CONTRACT.md, "Data files").
+
+=================  ==========  =============================================================
+reader             task        file
+=================  ==========  =============================================================
+``read_pairs``     translate   TSV, one ``source<TAB>target`` pair per line
+``read_labelled``  classify    TSV ``text<TAB>label``, or a ``.csv`` whose header names
+                               ``text`` and ``label`` (any order, other columns ignored)
+``read_texts``     lm, mlm     text file, one text per line; or a folder of ``*.txt`` files
+``list_images``    image       folder of ``class_name/*.png|*.jpg|*.jpeg``
+=================  ==========  =============================================================
+
+The text readers are lazy: they check the path when called (so a missing file fails at once,
+not at the first ``next``) and then yield one example per line, never holding the whole file.
+Shared rules:
+
+- UTF-8, with or without a byte-order mark; ``\\n`` or ``\\r\\n`` line endings.
+- Blank (whitespace-only) lines are skipped silently, wherever they are.
+- Fields are stripped of surrounding whitespace; an empty field is a bad line.
+- A bad line raises :class:`TfbigError` as ``path:line: what was wrong``. With
+  ``skip_bad_lines=True`` it is skipped instead and counted in ``report``, if one is given.
+- A file that yields no example at all is an error, even when skipping bad lines.
+
+Example:
+    report = BadLineReport()
+    pairs = list(read_pairs("data/dates.tsv", skip_bad_lines=True, report=report))
+    if report.skipped:
+        print(report)  # skipped 2 bad lines; first: data/dates.tsv:7: empty target field; ...
+"""
+
+import csv
+import dataclasses
+import os
+from pathlib import Path
+
+from tfbig.errors import TfbigError
+
+TASKS = ("translate", "classify", "lm", "mlm", "image")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+_PAIRS = "a TSV of source<TAB>target lines"
+_LABELLED = "a TSV of text<TAB>label lines, or a .csv with text and label columns"
+_TEXTS = "a text file with one text per line, or a folder of .txt files"
+_IMAGES = "a folder of class_name/*.png|*.jpg images"
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclasses.dataclass
+class BadLineReport:
+    """What a reader skipped with ``skip_bad_lines=True``: an exact count and the first reasons.
+
+    Pass one to a reader as ``report=``. Readers are lazy, so it is filled as the examples are
+    consumed: read it after the loop. One report may be shared by several readers.
+
+    Args:
+        max_reasons: how many reasons to keep; ``skipped`` always counts every bad line.
+
+    Example:
+        report = BadLineReport()
+        texts = list(read_texts("corpus/", skip_bad_lines=True, report=report))
+        print(report.skipped, report.reasons)
+    """
+
+    max_reasons: int = 5
+    skipped: int = 0
+    reasons: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, reason: str) -> None:
+        """Count one skipped line; keep its reason if fewer than ``max_reasons`` are kept."""
+        self.skipped += 1
+        if len(self.reasons) < self.max_reasons:
+            self.reasons.append(reason)
+
+    def __str__(self) -> str:
+        if not self.skipped:
+            return "no bad lines skipped"
+        noun = "line" if self.skipped == 1 else "lines"
+        return f"skipped {self.skipped} bad {noun}; first: " + "; ".join(self.reasons)
+
+
+class _BadLines:
+    """The one place the raise-or-skip policy lives; callers just report each bad line."""
+
+    def __init__(self, skip: bool, report: BadLineReport | None):
+        self.skip = skip
+        self.report = report
+        self.local = BadLineReport()  # this read alone, for the "contains no examples" message
+
+    def __call__(self, reason: str) -> None:
+        if not self.skip:
+            raise TfbigError(reason)
+        self.local.add(reason)
+        if self.report is not None:
+            self.report.add(reason)
+
+    def no_examples(self, display: str) -> TfbigError:
+        detail = f" ({self.local})" if self.local.skipped else ""
+        return TfbigError(f"{display}: contains no examples{detail}")
+
+
+def _check_file(path, expected: str) -> str:
+    """Fail early on a path that is not a readable file; returns the path as users wrote it."""
+    display = os.fspath(path)
+    if not os.path.exists(display):
+        raise TfbigError(f"{display}: no such file (expected {expected})")
+    if os.path.isdir(display):
+        raise TfbigError(f"{display}: is a folder, not a file (expected {expected})")
+    return display
+
+
+def _lines(path: str, bad: _BadLines):
+    """Yield ``(line_number, text)`` for every line of ``path``, decoded as UTF-8.
+
+    Reads bytes and decodes line by line so that bad UTF-8 is reported with its own line
+    number (a text-mode file would fail somewhere inside a buffer) and the rest stays usable.
+    """
+    try:
+        file = open(path, "rb")
+    except OSError as error:
+        raise TfbigError(f"{path}: cannot read ({error.strerror})") from None
+    with file:
+        for number, raw in enumerate(file, start=1):
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            raw = raw.rstrip(b"\n").rstrip(b"\r")
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                column = len(raw[: error.start].decode("utf-8", errors="replace")) + 1
+                bad(f"{path}:{number}: not valid UTF-8 "
+                    f"(byte 0x{raw[error.start]:02x} at column {column})")
+
+
+def _tab_fields(line: str, names: tuple[str, ...], where: str, bad: _BadLines):
+    """Split one TSV line into stripped, non-empty fields; ``None`` (after ``bad``) if it can't."""
+    fields = line.split("\t")
+    if len(fields) != len(names):
+        bad(f"{where}: expected {len(names)} tab-separated fields "
+            f"({'<TAB>'.join(names)}), found {len(fields)}")
+        return None
+    fields = tuple(field.strip() for field in fields)
+    for name, value in zip(names, fields):
+        if not value:
+            bad(f"{where}: empty {name} field")
+            return None
+    return fields
+
+
+def _tsv(display: str, names: tuple[str, ...], bad: _BadLines):
+    found = False
+    for number, line in _lines(display, bad):
+        if not line.strip():
+            continue
+        fields = _tab_fields(line, names, f"{display}:{number}", bad)
+        if fields is not None:
+            found = True
+            yield fields
+    if not found:
+        raise bad.no_examples(display)
+
+
+def read_pairs(path, *, skip_bad_lines: bool = False, report: BadLineReport | None = None):
+    """Yield ``(source, target)`` string pairs from a ``source<TAB>target`` TSV (translate).
+
+    A tab inside either field makes three fields: a column-count error, never a silent merge.
+
+    Example:
+        for source, target in read_pairs("data/dates.tsv"):
+            ...
+    """
+    display = _check_file(path, _PAIRS)
+    return _tsv(display, ("source", "target"), _BadLines(skip_bad_lines, report))
+
+
+def read_labelled(path, *, skip_bad_lines: bool = False, report: BadLineReport | None = None):
+    """Yield ``(text, label)`` strings from a ``text<TAB>label`` TSV or a ``.csv`` (classify).
+
+    A file whose name ends in ``.csv`` (any case) is read with :mod:`csv`, so quoted commas and
+    quoted line breaks work; its first non-blank row must name ``text`` and ``label`` columns
+    (case-insensitive). Labels are returned as written: names or integers, mapped later.
+    """
+    display = _check_file(path, _LABELLED)
+    bad = _BadLines(skip_bad_lines, report)
+    if display.lower().endswith(".csv"):
+        return _csv(display, bad)
+    return _tsv(display, ("text", "label"), bad)
+
+
+def _csv(display: str, bad: _BadLines):
+    # A record may span lines (quoted line breaks): name it by the first line the csv reader
+    # pulls for it, which feed() notes after each record resets it to None.
+    record = {"start": None}
+
+    def feed():
+        for number, line in _lines(display, bad):
+            if record["start"] is None:
+                record["start"] = number
+            yield line + "\n"
+
+    rows = csv.reader(feed())
+    header = columns = None
+    found = False
+    while True:
+        record["start"] = None
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            bad(f"{display}:{record['start']}: malformed CSV ({error})")
+            continue
+        start = record["start"]
+        if len(row) <= 1 and not "".join(row).strip():
+            continue  # blank line
+        if header is None:
+            header = [cell.strip() for cell in row]
+            lowered = [cell.lower() for cell in header]
+            if "text" not in lowered or "label" not in lowered:
+                # A header problem spoils every row, so it is never skipped.
+                raise TfbigError(f"{display}:{start}: expected a header row naming text and "
+                                 f"label columns, found: {', '.join(header)}")
+            columns = lowered.index("text"), lowered.index("label")
+            continue
+        where = f"{display}:{start}"
+        if len(row) != len(header):
+            bad(f"{where}: expected {len(header)} comma-separated fields like the header "
+                f"({','.join(header)}), found {len(row)}")
+            continue
+        text, label = row[columns[0]].strip(), row[columns[1]].strip()
+        if not text or not label:
+            bad(f"{where}: empty {'text' if not text else 'label'} field")
+            continue
+        found = True
+        yield text, label
+    if not found:
+        raise bad.no_examples(display)
+
+
+def read_texts(path, *, skip_bad_lines: bool = False, report: BadLineReport | None = None):
+    """Yield each non-blank line, stripped, from a text file or a folder of ``.txt`` files (lm).
+
+    A folder is searched recursively; its ``.txt`` files (any case) are read in sorted order
+    of their relative paths, so the example order does not depend on the file system.
+    """
+    display = os.fspath(path)
+    if os.path.isdir(display):
+        root = Path(display)
+        files = sorted((p for p in root.rglob("*") if p.suffix.lower() == ".txt" and p.is_file()),
+                       key=lambda p: p.relative_to(root).as_posix())
+        if not files:
+            raise TfbigError(f"{display}: no .txt files in this folder (expected {_TEXTS})")
+        files = [os.fspath(p) for p in files]
+    else:
+        files = [_check_file(display, _TEXTS)]
+    return _texts(display, files, _BadLines(skip_bad_lines, report))
+
+
+def _texts(display: str, files: list[str], bad: _BadLines):
+    found = False
+    for file in files:
+        for _, line in _lines(file, bad):
+            line = line.strip()
+            if line:
+                found = True
+                yield line
+    if not found:
+        raise bad.no_examples(display)
+
+
+def list_images(folder) -> tuple[list[str], list[int], list[str]]:
+    """List a ``class_name/*.png|*.jpg|*.jpeg`` folder as ``(paths, labels, class_names)``.
+
+    ``class_names`` are the sub-folder names, sorted, and ``labels[i]`` indexes them. Only
+    images directly inside a class folder count (suffix in any case); hidden entries such as
+    ``.ipynb_checkpoints`` are ignored.
+
+    Example:
+        paths, labels, class_names = list_images("data/shapes")
+    """
+    display = os.fspath(folder)
+    if not os.path.exists(display):
+        raise TfbigError(f"{display}: no such folder (expected {_IMAGES})")
+    if not os.path.isdir(display):
+        raise TfbigError(f"{display}: is a file, not a folder (expected {_IMAGES})")
+    class_names = sorted(entry.name for entry in os.scandir(display)
+                         if entry.is_dir() and not entry.name.startswith("."))
+    if len(class_names) < 2:
+        found = f" ({', '.join(class_names)})" if class_names else ""
+        raise TfbigError(f"{display}: found {len(class_names)} class folders{found}; expected "
+                         f"at least 2 class_name/ folders of .png/.jpg images")
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        class_folder = os.path.join(display, name)
+        images = sorted(entry.path for entry in os.scandir(class_folder)
+                        if entry.is_file() and not entry.name.startswith(".")
+                        and entry.name.lower().endswith(IMAGE_SUFFIXES))
+        if not images:
+            raise TfbigError(f"{class_folder}: no .png/.jpg/.jpeg images "
+                             f"(every class folder needs at least one)")
+        paths += images
+        labels += [label] * len(images)
+    return paths, labels, class_names
+
+
+def iter_examples(task: str, path, *, skip_bad_lines: bool = False,
+                  report: BadLineReport | None = None):
+    """The examples of ``path`` for ``task``, in the task's own shape.
+
+    ``translate`` → ``(source, target)``; ``classify`` → ``(text, label)``; ``lm``/``mlm`` →
+    ``text``; ``image`` → ``(image_path, class_name)`` (the folder has no bad lines to skip).
+    """
+    if task == "translate":
+        return read_pairs(path, skip_bad_lines=skip_bad_lines, report=report)
+    if task == "classify":
+        return read_labelled(path, skip_bad_lines=skip_bad_lines, report=report)
+    if task in ("lm", "mlm"):
+        return read_texts(path, skip_bad_lines=skip_bad_lines, report=report)
+    if task == "image":
+        paths, labels, class_names = list_images(path)
+        return iter([(p, class_names[label]) for p, label in zip(paths, labels)])
+    raise TfbigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")

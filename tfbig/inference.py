@@ -1,0 +1,33 @@
+"""Load a finished run folder for prediction or evaluation: its task, assets and model."""
+
+import os
+
+from tfbig.training import run_folder
+
+
+def load_model(path):
+    """``keras.saving.load_model`` with every tfbig class registered, ``safe_mode`` on.
+
+    Keras finds custom classes by their registered names, so the modules that define them
+    (models, and the loss/metric/schedule in the saved compile config) are imported first.
+    """
+    import keras
+
+    import tfbig.models  # noqa: F401  (registers the layers and models)
+    import tfbig.training.losses  # noqa: F401
+    import tfbig.training.metrics  # noqa: F401
+    import tfbig.training.schedules  # noqa: F401
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def load_run(run_dir):
+    """``(task, model)`` of a finished run: the task has its tokenizers loaded."""
+    from tfbig.config import from_dict
+    from tfbig.tasks import get_task
+
+    config = from_dict(run_folder.require_run(run_dir),
+                       source=os.path.join(run_dir, run_folder.CONFIG))
+    task = get_task(config)
+    task.load_assets(run_dir)
+    return task, load_model(os.path.join(run_dir, run_folder.MODEL))

@@ -1,0 +1,30 @@
+"""The building blocks every tfbig model is made of.
+
+Read them in this order: ``masks`` → ``attention`` (the formula) →
+``multi_head_attention`` → ``positional_encoding`` → ``feed_forward`` →
+``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks).
+"""
+
+from tfbig.layers import masks
+from tfbig.layers.attention import attention_weights, scaled_dot_product_attention
+from tfbig.layers.decoder import Decoder
+from tfbig.layers.decoder_block import DecoderBlock
+from tfbig.layers.encoder import Encoder
+from tfbig.layers.encoder_block import EncoderBlock
+from tfbig.layers.feed_forward import FeedForward
+from tfbig.layers.multi_head_attention import MultiHeadAttention
+from tfbig.layers.positional_encoding import PositionalEmbedding, positional_encoding
+
+__all__ = [
+    "masks",
+    "attention_weights",
+    "scaled_dot_product_attention",
+    "MultiHeadAttention",
+    "PositionalEmbedding",
+    "positional_encoding",
+    "FeedForward",
+    "EncoderBlock",
+    "DecoderBlock",
+    "Encoder",
+    "Decoder",
+]

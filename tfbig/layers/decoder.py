@@ -1,0 +1,123 @@
+"""The decoder stack: embed the target, then ``num_layers`` decoder blocks."""
+
+import keras
+from keras import ops
+
+from tfbig.layers import masks
+from tfbig.layers.decoder_block import DecoderBlock
+from tfbig.layers.positional_encoding import PositionalEmbedding
+
+
+@keras.saving.register_keras_serializable(package="tfbig")
+class Decoder(keras.layers.Layer):
+    """``target ids [batch, T_t]`` + encoder output → ``[batch, T_t, d_model]``.
+
+    Args: as :class:`tfbig.layers.Encoder` (``vocabulary_size`` is the target vocabulary).
+
+    Call arguments:
+        token_ids: target ids ``[batch, T_t]``, shifted right (they start with [START]).
+        encoder_output: ``[batch, T_s, d_model]``.
+        cross_attention_mask: bool broadcastable to ``[batch, T_t, T_s]``, usually
+            ``masks.key_padding_mask(source_ids)``.
+        caches: for incremental decoding, one ``[batch, 2, heads, T_max, head_dim]`` self-
+            attention cache per layer (a list), written at ``start_index``.
+        cross_attention_caches: one precomputed cross-attention cache per layer.
+        start_index: position of ``token_ids[:, 0]`` in the whole target sequence.
+
+    Returns ``x``, or ``(x, new_caches)`` when ``caches`` is given; attention weights are
+    appended (a list of per-layer dicts) when ``return_attention_scores``.
+    """
+
+    def __init__(self, num_layers, d_model, num_heads, dff, vocabulary_size, dropout_rate=0.1,
+                 max_length=2048, positional="sinusoidal", activation="relu",
+                 norm_first=False, attention_dropout=None, layer_norm_epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.num_layers = num_layers
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.dff = dff
+        self.vocabulary_size = vocabulary_size
+        self.dropout_rate = dropout_rate
+        self.max_length = max_length
+        self.positional = positional
+        self.activation = activation
+        self.norm_first = norm_first
+        self.attention_dropout = attention_dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+        self.embedding = PositionalEmbedding(
+            vocabulary_size, d_model, max_length, positional, name="embedding",
+            dtype=self.dtype_policy)
+        self.embedding_dropout = keras.layers.Dropout(dropout_rate, name="embedding_dropout")
+        self.blocks = [
+            DecoderBlock(d_model, num_heads, dff, dropout_rate, attention_dropout, activation,
+                         norm_first, layer_norm_epsilon, name=f"block_{i}",
+                         dtype=self.dtype_policy)
+            for i in range(num_layers)
+        ]
+        self.final_norm = (
+            keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm",
+                                            dtype=self.dtype_policy)
+            if norm_first else None)
+
+    def build(self, input_shape, encoder_output_shape=None):
+        self.embedding.build(input_shape)
+        hidden_shape = tuple(input_shape) + (self.d_model,)
+        for block in self.blocks:
+            block.build(hidden_shape, encoder_output_shape or hidden_shape)
+        if self.final_norm is not None:
+            self.final_norm.build(hidden_shape)
+
+    def call(self, token_ids, encoder_output=None, cross_attention_mask=None, training=None,
+             caches=None, cross_attention_caches=None, start_index=0,
+             return_attention_scores=False):
+        x = self.embedding(token_ids, start_index=start_index)
+        x = self.embedding_dropout(x, training=training)
+        if caches is None:
+            self_mask = masks.decoder_self_attention_mask(token_ids)  # (B, T_t, T_t)
+        else:
+            # Queries are positions start_index.. of a cache of T_max slots: each sees the
+            # slots up to itself. Padding never enters the cache, so no padding mask.
+            length, max_length = ops.shape(token_ids)[1], ops.shape(caches[0])[3]
+            positions = ops.arange(length) + start_index
+            self_mask = ops.expand_dims(positions, 1) >= ops.expand_dims(
+                ops.arange(max_length), 0)  # (T_t, T_max)
+        new_caches, all_weights = [], []
+        for i, block in enumerate(self.blocks):
+            outputs = block(
+                x, encoder_output, self_attention_mask=self_mask,
+                cross_attention_mask=cross_attention_mask, training=training,
+                self_attention_cache=None if caches is None else caches[i],
+                cache_update_index=None if caches is None else start_index,
+                cross_attention_cache=(
+                    None if cross_attention_caches is None else cross_attention_caches[i]),
+                return_attention_scores=True)
+            if caches is None:
+                x, weights = outputs
+            else:
+                x, cache, weights = outputs
+                new_caches.append(cache)
+            all_weights.append(weights)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        results = (x,)
+        if caches is not None:
+            results += (new_caches,)
+        if return_attention_scores:
+            results += (all_weights,)
+        return results[0] if len(results) == 1 else results
+
+    def compute_output_shape(self, input_shape, encoder_output_shape=None):
+        return tuple(input_shape) + (self.d_model,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_layers=self.num_layers, d_model=self.d_model, num_heads=self.num_heads,
+            dff=self.dff, vocabulary_size=self.vocabulary_size,
+            dropout_rate=self.dropout_rate, max_length=self.max_length,
+            positional=self.positional, activation=self.activation,
+            norm_first=self.norm_first, attention_dropout=self.attention_dropout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+        )
+        return config

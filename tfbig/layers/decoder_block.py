@@ -1,0 +1,140 @@
+"""One decoder layer: causal self-attention, cross-attention to the encoder, feed-forward.
+
+Each sublayer is wrapped in residual + norm, post-norm (paper) or pre-norm (see
+``encoder_block.py``). Reference: Vaswani et al. 2017, section 3.1,
+https://arxiv.org/abs/1706.03762
+"""
+
+import keras
+
+from tfbig.layers.feed_forward import FeedForward
+from tfbig.layers.multi_head_attention import MultiHeadAttention
+
+
+@keras.saving.register_keras_serializable(package="tfbig")
+class DecoderBlock(keras.layers.Layer):
+    """Masked self-attention, then attention over the encoder output, then feed-forward.
+
+    Args: as :class:`tfbig.layers.EncoderBlock`.
+
+    Call arguments:
+        x: target representations ``[batch, T_t, d_model]``.
+        encoder_output: ``[batch, T_s, d_model]`` (may be ``None`` when
+            ``cross_attention_cache`` holds its keys and values).
+        self_attention_mask: bool, broadcastable to ``[batch, T_t, T_t]``; causal + padding.
+        cross_attention_mask: bool, broadcastable to ``[batch, T_t, T_s]``; source padding.
+        self_attention_cache: ``[batch, 2, heads, T_max, head_dim]`` keys/values of the
+            tokens decoded so far (incremental decoding); updated at ``cache_update_index``.
+        cross_attention_cache: precomputed keys/values of ``encoder_output``.
+        return_attention_scores: also return ``{"self": ..., "cross": ...}`` weights.
+
+    Returns ``x``; with ``self_attention_cache``, ``(x, new_self_attention_cache)``; with
+    ``return_attention_scores``, the weights dict is appended.
+    """
+
+    def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, attention_dropout=None,
+                 activation="relu", norm_first=False, layer_norm_epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if d_model % num_heads:
+            raise ValueError(
+                f"d_model ({d_model}) must be divisible by num_heads ({num_heads}): each head "
+                f"gets d_model / num_heads features")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.dff = dff
+        self.dropout_rate = dropout_rate
+        self.attention_dropout = dropout_rate if attention_dropout is None else attention_dropout
+        self.activation = activation
+        self.norm_first = norm_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+        def norm(name):
+            return keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, name=name, dtype=self.dtype_policy)
+
+        def attention(name):
+            return MultiHeadAttention(num_heads, d_model // num_heads,
+                                      dropout=self.attention_dropout, name=name,
+                                      dtype=self.dtype_policy)
+
+        self.self_attention = attention("self_attention")
+        self.self_attention_norm = norm("self_attention_norm")
+        self.self_attention_residual_dropout = keras.layers.Dropout(
+            dropout_rate, name="self_attention_residual_dropout")
+        self.cross_attention = attention("cross_attention")
+        self.cross_attention_norm = norm("cross_attention_norm")
+        self.cross_attention_residual_dropout = keras.layers.Dropout(
+            dropout_rate, name="cross_attention_residual_dropout")
+        self.feed_forward = FeedForward(
+            d_model, dff, activation, name="feed_forward", dtype=self.dtype_policy)
+        self.feed_forward_norm = norm("feed_forward_norm")
+        self.feed_forward_residual_dropout = keras.layers.Dropout(
+            dropout_rate, name="feed_forward_residual_dropout")
+
+    def build(self, input_shape, encoder_output_shape=None):
+        encoder_output_shape = encoder_output_shape or input_shape
+        self.self_attention.build(input_shape)
+        self.cross_attention.build(input_shape, encoder_output_shape)
+        for layer in (self.self_attention_norm, self.cross_attention_norm,
+                      self.feed_forward, self.feed_forward_norm):
+            layer.build(input_shape)
+
+    def call(self, x, encoder_output=None, self_attention_mask=None, cross_attention_mask=None,
+             training=None, self_attention_cache=None, cache_update_index=None,
+             cross_attention_cache=None, return_attention_scores=False):
+        # Sublayer 1: causal self-attention (optionally reading/writing the key/value cache).
+        h = self.self_attention_norm(x) if self.norm_first else x
+        outputs = self.self_attention(
+            h, attention_mask=self_attention_mask, training=training,
+            cache=self_attention_cache, cache_update_index=cache_update_index,
+            return_attention_scores=True)
+        if self_attention_cache is not None:
+            h, self_attention_cache, self_weights = outputs
+        else:
+            h, self_weights = outputs
+        x = x + self.self_attention_residual_dropout(h, training=training)
+        if not self.norm_first:
+            x = self.self_attention_norm(x)
+
+        # Sublayer 2: cross-attention, queries from the decoder, keys/values from the encoder.
+        h = self.cross_attention_norm(x) if self.norm_first else x
+        outputs = self.cross_attention(
+            h, encoder_output, attention_mask=cross_attention_mask, training=training,
+            cache=cross_attention_cache, return_attention_scores=True)
+        if cross_attention_cache is not None:
+            h, _, cross_weights = outputs
+        else:
+            h, cross_weights = outputs
+        x = x + self.cross_attention_residual_dropout(h, training=training)
+        if not self.norm_first:
+            x = self.cross_attention_norm(x)
+
+        # Sublayer 3: position-wise feed-forward.
+        h = self.feed_forward_norm(x) if self.norm_first else x
+        x = x + self.feed_forward_residual_dropout(self.feed_forward(h), training=training)
+        if not self.norm_first:
+            x = self.feed_forward_norm(x)
+
+        results = (x,)
+        if self_attention_cache is not None:
+            results += (self_attention_cache,)
+        if return_attention_scores:
+            results += ({"self": self_weights, "cross": cross_weights},)
+        return results[0] if len(results) == 1 else results
+
+    def compute_output_shape(self, input_shape, encoder_output_shape=None):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            d_model=self.d_model,
+            num_heads=self.num_heads,
+            dff=self.dff,
+            dropout_rate=self.dropout_rate,
+            attention_dropout=self.attention_dropout,
+            activation=self.activation,
+            norm_first=self.norm_first,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+        )
+        return config

@@ -1,0 +1,71 @@
+"""``python -m tfbig.predict --run DIR``: one output line per input line.
+
+Reads ``--input FILE`` (default: stdin) and writes the predictions to stdout, in order.
+"""
+
+import sys
+
+from tfbig.cli import ArgumentParser, add_common_flags, run
+
+
+def build_parser():
+    parser = ArgumentParser(prog="python -m tfbig.predict",
+                            description="Predict one output line per input line with a "
+                                        "trained run.")
+    parser.add_argument("--run", required=True, metavar="DIR", help="a finished run folder")
+    parser.add_argument("--input", metavar="FILE", help="input lines (default: stdin)")
+    parser.add_argument("--decode", choices=("greedy", "sample"), default="greedy",
+                        help="decoding strategy for text outputs")
+    parser.add_argument("--max-length", type=int, metavar="N",
+                        help="most tokens to generate (default: the run's target length)")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0, help="sample from the k best (0 = all)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    parser.add_argument("--seed", type=int, help="seed for sampling")
+    parser.add_argument("--batch-size", type=int, default=64)
+    add_common_flags(parser)
+    return parser
+
+
+def read_lines(path):
+    """Input lines without their newlines; a missing or undecodable file is a clear error."""
+    from tfbig.errors import TfbigError
+
+    if path is None:
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.rstrip("\r\n") for line in f]
+    except FileNotFoundError:
+        raise TfbigError(f"--input {path}: no such file") from None
+    except UnicodeDecodeError as error:
+        raise TfbigError(f"--input {path}: not valid UTF-8 ({error.reason} at byte "
+                         f"{error.start})") from None
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+    from tfbig.errors import TfbigError
+    from tfbig.training.run_folder import require_run
+
+    require_run(args.run)
+    if args.max_length is not None and args.max_length < 1:
+        raise TfbigError(f"--max-length must be >= 1, received {args.max_length}")
+    if args.batch_size < 1:
+        raise TfbigError(f"--batch-size must be >= 1, received {args.batch_size}")
+    lines = read_lines(args.input)
+
+    from tfbig.inference import load_run
+
+    task, model = load_run(args.run)
+    sampling = {}
+    if args.decode == "sample":
+        sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                        seed=args.seed)
+    outputs = task.predict_texts(model, lines, method=args.decode, max_length=args.max_length,
+                                 batch_size=args.batch_size, **sampling)
+    sys.stdout.write("".join(f"{output}\n" for output in outputs))
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,187 @@
+"""The text-to-text task (translation, summarisation, date normalisation, …).
+
+Data: a TSV of ``source<TAB>target`` lines. Model: the encoder-decoder Transformer.
+Loss: masked cross-entropy with label smoothing; metric: masked token accuracy.
+Final metrics: exact match, BLEU and token accuracy of greedy decoding on the test split.
+"""
+
+import os
+
+from tfbig.config import replace
+from tfbig.data.sources import BadLineReport, read_pairs
+from tfbig.data.splits import split_examples
+from tfbig.errors import TfbigError
+from tfbig.tasks.data_files import data_path
+
+SOURCE_TOKENIZER = "source_tokenizer"
+TARGET_TOKENIZER = "target_tokenizer"
+
+
+class TranslateTask:
+    """Everything the translate task needs, from the data file to decoded strings.
+
+    Args:
+        config: a resolved :class:`tfbig.config.RunConfig` with ``task="translate"``.
+    """
+
+    name = "translate"
+    monitor = ("val_masked_accuracy", "max")  # the metric that picks the best checkpoint
+
+    def __init__(self, config):
+        if config.model_name != "transformer":
+            raise TfbigError(f"--model {config.model_name} cannot do the translate task; "
+                             f"use --model transformer")
+        self.config = config
+        self.source_tokenizer = None
+        self.target_tokenizer = None
+
+    # -------------------------------------------------------------------------------- data
+    def load_splits(self):
+        """Read the data (fails on the first bad line unless skipping) and split it.
+
+        Returns ``({"train", "validation", "test"} → list of pairs, BadLineReport)``.
+        """
+        data = self.config.data
+        report = BadLineReport()
+        pairs = list(read_pairs(data_path(self.config), skip_bad_lines=data.skip_bad_lines,
+                                report=report))
+        if data.val_path:
+            splits = split_examples(pairs, validation=0.0, test=data.test_split)
+            splits["validation"] = list(read_pairs(
+                data.val_path, skip_bad_lines=data.skip_bad_lines, report=report))
+        else:
+            splits = split_examples(pairs, validation=data.validation_split,
+                                    test=data.test_split)
+        if not splits["train"]:
+            raise TfbigError(f"{data_path(self.config)}: no training examples left after "
+                             f"holding out validation and test splits ({len(pairs)} lines)")
+        if not splits["validation"]:
+            splits["validation"] = splits["test"] or splits["train"][:1]
+        return splits, report
+
+    def learn_tokenizers(self, train_pairs):
+        """Learn source and target vocabularies from the training split only."""
+        from tfbig.data.tokenizers import learn_tokenizer
+
+        data = self.config.data
+        kind = "char" if data.tokenizer == "auto" else data.tokenizer
+        options = dict(vocab_size=data.vocab_size, lower_case=data.lower_case,
+                       strip_accents=data.strip_accents)
+        self.source_tokenizer = learn_tokenizer(kind, (s for s, _ in train_pairs), **options)
+        self.target_tokenizer = learn_tokenizer(kind, (t for _, t in train_pairs), **options)
+
+    def resolve_lengths(self, train_pairs):
+        """Fill ``data.max_source_length``/``max_target_length`` (0 = from the data).
+
+        The target length counts the decoder positions: tokens + 1 ([START] or [END]).
+        Both are capped at ``model.max_length``.
+        """
+        from tfbig.data.pipeline import longest_tokenized
+
+        data, cap = self.config.data, self.config.model.max_length
+        source = data.max_source_length or longest_tokenized(
+            (s for s, _ in train_pairs), self.source_tokenizer)
+        target = data.max_target_length or longest_tokenized(
+            (t for _, t in train_pairs), self.target_tokenizer) + 1
+        self.config = replace(self.config, data={"max_source_length": min(source, cap),
+                                                 "max_target_length": min(target, cap)})
+        return self.config
+
+    def save_assets(self, run_dir):
+        self.source_tokenizer.save(os.path.join(run_dir, SOURCE_TOKENIZER))
+        self.target_tokenizer.save(os.path.join(run_dir, TARGET_TOKENIZER))
+
+    def load_assets(self, run_dir):
+        from tfbig.data.tokenizers import load_tokenizer
+
+        self.source_tokenizer = load_tokenizer(os.path.join(run_dir, SOURCE_TOKENIZER))
+        self.target_tokenizer = load_tokenizer(os.path.join(run_dir, TARGET_TOKENIZER))
+
+    def dataset(self, pairs, *, training):
+        """Batches ``((source_ids, decoder_inputs), decoder_targets)`` for fit/evaluate."""
+        from tfbig.data.pipeline import translation_dataset
+
+        data, train = self.config.data, self.config.train
+        return translation_dataset(
+            pairs, self.source_tokenizer, self.target_tokenizer,
+            batch_size=train.batch_size, source_length=data.max_source_length,
+            target_length=data.max_target_length, shuffle=training, seed=train.seed,
+            shuffle_buffer=data.shuffle_buffer,
+            repeat=training and train.steps_per_epoch > 0, drop_remainder=training)
+
+    def tokens_per_step(self):
+        """Decoder positions one train step processes (for tokens/s)."""
+        return self.config.train.batch_size * self.config.data.max_target_length
+
+    # ------------------------------------------------------------------------------- model
+    def build_model(self):
+        from tfbig.models.transformer import Transformer
+
+        model, data = self.config.model, self.config.data
+        transformer = Transformer(
+            num_layers=model.num_layers, d_model=model.d_model, num_heads=model.num_heads,
+            dff=model.dff, input_vocab_size=self.source_tokenizer.vocab_size,
+            target_vocab_size=self.target_tokenizer.vocab_size,
+            dropout_rate=model.dropout_rate,
+            max_length=max(model.max_length, data.max_source_length, data.max_target_length),
+            positional=model.positional, norm_first=model.norm_first,
+            activation=model.activation, tie_embeddings=model.tie_embeddings,
+            name="transformer")
+        transformer.build(((None, data.max_source_length), (None, data.max_target_length)))
+        return transformer
+
+    def loss_and_metrics(self):
+        from tfbig.training.losses import MaskedSparseCrossentropy
+        from tfbig.training.metrics import MaskedAccuracy
+
+        return (MaskedSparseCrossentropy(label_smoothing=self.config.train.label_smoothing),
+                [MaskedAccuracy()])
+
+    # ---------------------------------------------------------------------------- predict
+    def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
+                      **sampling):
+        """Decode one output string per input string."""
+        import tensorflow as tf
+
+        from tfbig.data.pipeline import to_fixed_length
+        from tfbig.data.special_tokens import END_ID, START_ID
+        from tfbig.generation import generate
+
+        data = self.config.data
+        max_new_tokens = max_length or data.max_target_length
+        outputs = []
+        for start in range(0, len(texts), batch_size):
+            batch = tf.constant(texts[start:start + batch_size])
+            source_ids = to_fixed_length(self.source_tokenizer.tokenize(batch),
+                                         data.max_source_length)
+            new_tokens = generate(model, tf.cast(source_ids, tf.int32), max_new_tokens,
+                                  START_ID, END_ID, method=method, **sampling)
+            # detokenize drops [END] and the padding after it.
+            decoded = self.target_tokenizer.detokenize(new_tokens)
+            outputs += [text.decode("utf-8") for text in decoded.numpy()]
+        return outputs
+
+    def final_metrics(self, model, pairs):
+        """Exact match, BLEU and token accuracy of greedy decoding on ``pairs``."""
+        import tensorflow as tf
+
+        from tfbig.data.text_normalization import normalize_text
+        from tfbig.evaluation.text import corpus_bleu, exact_match
+
+        sources = [s for s, _ in pairs]
+        # References normalised as the tokenizer normalises its input (NFKC, case, …).
+        tokenizer = self.target_tokenizer
+        normalized = normalize_text(tf.constant([t for _, t in pairs]),
+                                    form=tokenizer.normalization, lower_case=tokenizer.lower_case,
+                                    strip_accents=tokenizer.strip_accents)
+        references = [text.decode("utf-8") for text in normalized.numpy()]
+        hypotheses = self.predict_texts(model, sources)
+        loss, accuracy = model.evaluate(self.dataset(pairs, training=False), verbose=0,
+                                        return_dict=False)[:2]
+        return {
+            "examples": len(pairs),
+            "exact_match": exact_match(hypotheses, references),
+            "bleu": corpus_bleu(hypotheses, references),
+            "token_accuracy": float(accuracy),
+            "loss": float(loss),
+        }, list(zip(sources, references, hypotheses))

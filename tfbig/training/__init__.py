@@ -1,0 +1,1 @@
+"""Training: losses, metrics, schedules, callbacks, distribution, and the fit loop."""

@@ -1,0 +1,39 @@
+"""Choosing a ``tf.distribute`` strategy. Only the training entry point opens its scope;
+layers and models never see a strategy.
+"""
+
+from tfbig.errors import TfbigError
+
+
+def get_strategy(name):
+    """``auto`` | ``default`` | ``mirrored`` | ``multiworker`` | ``tpu`` → a strategy.
+
+    ``auto`` mirrors over all local GPUs when there are two or more, else the default
+    (one device). ``multiworker`` reads the cluster from the ``TF_CONFIG`` variable.
+    """
+    import tensorflow as tf
+
+    if name == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        # Keras 3's model.fit fails under MultiWorkerMirroredStrategy on TF 2.21
+        # (keras-team/keras#20585); the strategy-aware custom loop is future work.
+        raise TfbigError("train.strategy=multiworker: model.fit does not support "
+                         "MultiWorkerMirroredStrategy in Keras 3 on TF 2.21 yet; use mirrored "
+                         "(one machine, several devices) or default")
+    if name == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as error:
+            raise TfbigError(f"train.strategy=tpu: no TPU found ({error}); "
+                             f"use auto, default or mirrored") from None
+        return tf.distribute.TPUStrategy(resolver)
+    raise TfbigError(f"unknown strategy {name!r}; expected auto, default, mirrored, "
+                     f"multiworker or tpu")

@@ -1,0 +1,156 @@
+"""Train a model from a resolved config into a run folder, with ``model.fit``.
+
+    data → split → tokenizers (learnt from the training split) → tf.data pipeline →
+    model (inside the strategy's scope) → compile → fit with callbacks → model.keras →
+    test metrics → plots
+
+Running the same command again on the same folder resumes an interrupted run from its last
+finished epoch (Keras' BackupAndRestore: weights, optimizer state, epoch).
+"""
+
+import contextlib
+import os
+import sys
+import time
+
+from tfbig import config as config_lib
+from tfbig.errors import TfbigError
+from tfbig.training import run_folder
+
+
+def log(message):
+    """Progress goes to stderr; stdout is for results other programs read."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _resume_config(config, run_dir):
+    """The saved config of an interrupted run, if the new one asks for the same run."""
+    saved = config_lib.from_dict(run_folder.read_json(os.path.join(run_dir, run_folder.CONFIG)))
+    wanted = config_lib.replace(config, data={
+        "max_source_length": config.data.max_source_length or saved.data.max_source_length,
+        "max_target_length": config.data.max_target_length or saved.data.max_target_length},
+        train={"epochs": saved.train.epochs})
+    if wanted != saved:
+        differences = config_lib.differences(saved, wanted)
+        raise TfbigError(
+            f"--output {run_dir} holds an interrupted run with another config "
+            f"({'; '.join(differences[:3])}); rerun with the same settings to resume, or "
+            f"pass --overwrite to start over")
+    return config_lib.replace(saved, train={"epochs": config.train.epochs})
+
+
+def _prepare_run_dir(config, run_dir, overwrite):
+    state = run_folder.run_state(run_dir)
+    if state == "interrupted" and not overwrite:
+        return _resume_config(config, run_dir), True
+    if state == "finished" and not overwrite:
+        raise TfbigError(f"--output {run_dir} already holds a finished run (model.keras); "
+                         f"choose another --output or pass --overwrite")
+    if state != "new":
+        run_folder.clear_run(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    return config, False
+
+
+def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
+    """Train ``config`` into ``run_dir``; return the summary dict also saved as metrics.
+
+    Args:
+        config: a :class:`tfbig.config.RunConfig`.
+        run_dir: the run folder (created; resumed if it holds an interrupted run).
+        overwrite: replace a finished or different run in ``run_dir``.
+        callbacks: extra Keras callbacks.
+        verbose: Keras verbosity; default a progress bar on a terminal, a line per epoch
+            otherwise.
+    """
+    import keras
+
+    from tfbig.tasks import get_task
+    from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
+    from tfbig.training.distribute import get_strategy
+    from tfbig.training.optimizers import build_optimizer
+
+    config, resuming = _prepare_run_dir(config, run_dir, overwrite)
+    keras.utils.set_random_seed(config.train.seed)
+    keras.mixed_precision.set_global_policy(config.train.precision)
+    strategy = get_strategy(config.train.strategy)
+
+    task = get_task(config)
+    splits, report = task.load_splits()
+    if report.skipped:
+        log(f"skipped {report}")
+    if resuming:
+        task.load_assets(run_dir)
+        log(f"resuming the interrupted run in {run_dir}")
+    else:
+        task.learn_tokenizers(splits["train"])
+        config = task.resolve_lengths(splits["train"])
+        task.save_assets(run_dir)
+    config.save(os.path.join(run_dir, run_folder.CONFIG))
+    log(f"data: {len(splits['train'])} train, {len(splits['validation'])} validation, "
+        f"{len(splits['test'])} test examples")
+
+    train_data = task.dataset(splits["train"], training=True)
+    validation_data = task.dataset(splits["validation"], training=False)
+    steps_per_epoch = (config.train.steps_per_epoch
+                       or len(splits["train"]) // config.train.batch_size)
+    if steps_per_epoch < 1:
+        raise TfbigError(f"train.batch_size={config.train.batch_size} is larger than the "
+                         f"{len(splits['train'])} training examples; lower --batch-size")
+    total_steps = steps_per_epoch * config.train.epochs
+
+    with strategy.scope():
+        model = task.build_model()
+        loss, metrics = task.loss_and_metrics()
+        model.compile(optimizer=build_optimizer(config.train, config.model.d_model,
+                                                total_steps),
+                      loss=loss, metrics=metrics, jit_compile=config.train.jit_compile,
+                      steps_per_execution=config.train.steps_per_execution)
+    log(f"model: {config.model_name}, {model.count_params():,} parameters")
+
+    throughput = ThroughputLogger(task.tokens_per_step())
+    monitor, mode = task.monitor
+    all_callbacks = standard_callbacks(
+        run_dir, monitor=monitor, mode=mode,
+        early_stopping_patience=config.train.early_stopping_patience)
+    all_callbacks += [throughput, *callbacks]
+    if verbose is None:
+        verbose = 1 if sys.stderr.isatty() else 2
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # Keras prints progress on stdout
+        model.fit(train_data, validation_data=validation_data, epochs=config.train.epochs,
+                  steps_per_epoch=config.train.steps_per_epoch or None,
+                  callbacks=all_callbacks, verbose=verbose,
+                  shuffle=False)  # the tf.data pipeline shuffles, seeded
+    seconds = time.perf_counter() - started
+    run_folder.save_model(model, run_dir)
+
+    evaluation_split = "test" if splits["test"] else "validation"
+    results, _ = task.final_metrics(model, splits[evaluation_split])
+    summary = {
+        evaluation_split: results,
+        "train_seconds": round(seconds, 1),
+        "train_tokens_per_second": round(throughput.steady_rate, 1),
+        "parameters": int(model.count_params()),
+    }
+    run_folder.write_json(os.path.join(run_dir, run_folder.METRICS), summary)
+    _write_plots(run_dir, config, total_steps)
+    return summary
+
+
+def _write_plots(run_dir, config, total_steps):
+    """Training curves and the learning-rate schedule, as PNGs in ``plots/``."""
+    import numpy as np
+
+    from tfbig import plots
+    from tfbig.training.optimizers import build_schedule
+
+    folder = os.path.join(run_dir, run_folder.PLOTS)
+    os.makedirs(folder, exist_ok=True)
+    history = os.path.join(run_dir, run_folder.HISTORY)
+    if os.path.exists(history):
+        plots.plot_history(history, os.path.join(folder, "history.png"))
+    schedule = build_schedule(config.train, config.model.d_model, total_steps)
+    steps = np.unique(np.linspace(0, max(total_steps - 1, 1), 200).astype(int))
+    rates = [float(schedule(step)) if callable(schedule) else schedule for step in steps]
+    plots.plot_learning_rate(steps, rates, os.path.join(folder, "learning_rate.png"))

@@ -1,0 +1,62 @@
+"""Cross-entropy over tokens, ignoring padding.
+
+Plain ``SparseCategoricalCrossentropy`` would average over padded positions too, so a batch
+with more padding would look easier than it is. Here the mean is over real tokens only:
+
+    loss = Σ_t m_t · CE(y_t, p_t) / Σ_t m_t,   m_t = [y_t ≠ PAD]
+
+Label smoothing (Szegedy et al. 2016; used by "Attention Is All You Need", section 5.4)
+replaces the one-hot target by ``(1 - ε)·onehot + ε / V``.
+"""
+
+import keras
+from keras import ops
+
+from tfbig.layers.masks import PAD_ID
+
+
+@keras.saving.register_keras_serializable(package="tfbig")
+class MaskedSparseCrossentropy(keras.losses.Loss):
+    """Mean cross-entropy over non-padding tokens, from logits, with optional smoothing.
+
+    Args:
+        label_smoothing: ε in ``[0, 1)``.
+        pad_id: the label id to ignore.
+
+    Example:
+        >>> import numpy as np
+        >>> loss = MaskedSparseCrossentropy()
+        >>> y_true = np.array([[3, 1, 0]])  # last position is padding
+        >>> logits = np.zeros((1, 3, 5), "float32")
+        >>> round(float(loss(y_true, logits)), 4)  # log(5): padding is not counted
+        1.6094
+    """
+
+    def __init__(self, label_smoothing=0.0, pad_id=PAD_ID, name="masked_sparse_crossentropy",
+                 **kwargs):
+        kwargs.pop("reduction", None)  # the masked mean *is* the reduction
+        super().__init__(name=name, reduction="none", **kwargs)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), received {label_smoothing}")
+        self.label_smoothing = label_smoothing
+        self.pad_id = pad_id
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        logits = ops.cast(y_pred, "float32")
+        log_probs = ops.log_softmax(logits, axis=-1)  # (B, T, V)
+        # Gather the true class's log-probability instead of building a one-hot tensor.
+        true_log_probs = ops.take_along_axis(log_probs, y_true[..., None], axis=-1)[..., 0]
+        per_token = -true_log_probs
+        if self.label_smoothing:
+            epsilon = self.label_smoothing
+            per_token = (1.0 - epsilon) * per_token - epsilon * ops.mean(log_probs, axis=-1)
+        mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        # One scalar per batch: sum over real tokens / number of real tokens.
+        return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("reduction", None)
+        config.update(label_smoothing=self.label_smoothing, pad_id=self.pad_id)
+        return config
