@@ -38,7 +38,7 @@ def main(argv):
 def print_summary(run_dir, summary):
     """The result, on stdout: where the run is, its final metrics, how to use it."""
     print(f"run folder: {run_dir}")
-    for split in ("test", "validation"):
+    for split in ("validation", "test"):
         if split in summary:
             shown = ", ".join(f"{key} {value:.4f}" if isinstance(value, float) else
                               f"{key} {value}" for key, value in summary[split].items())

@@ -3,16 +3,21 @@
 Read them in this order: ``masks`` → ``attention`` (the formula) →
 ``multi_head_attention`` → ``positional_encoding`` → ``feed_forward`` →
 ``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks).
+For the model family: ``causal_block`` (GPT), ``bert_embedding``, ``patch_embedding``
+(ViT), ``recurrent`` (LSTM/GRU by name).
 """
 
 from tfbig.layers import masks
 from tfbig.layers.attention import attention_weights, scaled_dot_product_attention
+from tfbig.layers.bert_embedding import BertEmbedding
+from tfbig.layers.causal_block import CausalBlock
 from tfbig.layers.decoder import Decoder
 from tfbig.layers.decoder_block import DecoderBlock
 from tfbig.layers.encoder import Encoder
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.layers.feed_forward import FeedForward
 from tfbig.layers.multi_head_attention import MultiHeadAttention
+from tfbig.layers.patch_embedding import PatchEmbedding
 from tfbig.layers.positional_encoding import PositionalEmbedding, positional_encoding
 
 __all__ = [
@@ -27,4 +32,7 @@ __all__ = [
     "DecoderBlock",
     "Encoder",
     "Decoder",
+    "CausalBlock",
+    "BertEmbedding",
+    "PatchEmbedding",
 ]

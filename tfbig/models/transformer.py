@@ -112,6 +112,21 @@ class Transformer(keras.Model):
             training=training)
         return self.logits(decoder_output)
 
+    def attention_scores(self, source_ids, target_ids):
+        """Every attention map, for plots and analysis (dropout off).
+
+        Returns ``{"encoder": [...], "decoder_self": [...], "cross": [...]}``, one
+        ``[batch, heads, T_q, T_k]`` array per layer in each list.
+        """
+        encoder_output, encoder_weights = self.encoder(
+            source_ids, training=False, return_attention_scores=True)
+        _, decoder_weights = self.decoder(
+            target_ids, encoder_output, cross_attention_mask=masks.key_padding_mask(source_ids),
+            training=False, return_attention_scores=True)
+        return {"encoder": encoder_weights,
+                "decoder_self": [weights["self"] for weights in decoder_weights],
+                "cross": [weights["cross"] for weights in decoder_weights]}
+
     def compute_output_shape(self, input_shape):
         _, target_shape = input_shape
         return tuple(target_shape) + (self.target_vocab_size,)

@@ -161,12 +161,48 @@ class TranslateTask:
             outputs += [text.decode("utf-8") for text in decoded.numpy()]
         return outputs
 
+    def read_examples(self, path, *, skip_bad_lines=False):
+        """The ``(source, target)`` pairs of another file (for ``evaluate``)."""
+        return list(read_pairs(path, skip_bad_lines=skip_bad_lines))
+
+    def score(self, model, pairs):
+        """Teacher-forced per-example cross-entropy (nats/token, no label smoothing) and
+        token counts: ``(losses [N], correct [N], tokens [N])`` as NumPy arrays."""
+        import keras
+        import numpy as np
+        import tensorflow as tf
+        from keras import ops
+
+        @tf.function
+        def per_example(inputs, targets):
+            logits = model(inputs, training=False)
+            mask = ops.cast(ops.not_equal(targets, 0), "float32")
+            losses = keras.losses.sparse_categorical_crossentropy(
+                targets, logits, from_logits=True)  # (B, T)
+            right = ops.cast(ops.equal(ops.argmax(logits, axis=-1), targets), "float32")
+            return (ops.sum(losses * mask, axis=1), ops.sum(right * mask, axis=1),
+                    ops.sum(mask, axis=1))
+
+        totals = [[], [], []]
+        for inputs, targets in self.dataset(pairs, training=False):
+            for total, values in zip(totals, per_example(inputs, targets)):
+                total.append(values.numpy())
+        loss_sums, correct, tokens = (np.concatenate(total) for total in totals)
+        return loss_sums / np.maximum(tokens, 1), correct, tokens
+
     def final_metrics(self, model, pairs):
-        """Exact match, BLEU and token accuracy of greedy decoding on ``pairs``."""
+        """Greedy-decoding and teacher-forced metrics on ``pairs``, and one row per example.
+
+        Returns ``(metrics, rows)``: exact match, BLEU and chrF of the decoded strings against
+        the normalised references; token accuracy, cross-entropy and perplexity of the
+        teacher-forced next-token predictions; rows hold source, reference, prediction, loss.
+        """
+        import math
+
         import tensorflow as tf
 
         from tfbig.data.text_normalization import normalize_text
-        from tfbig.evaluation.text import corpus_bleu, exact_match
+        from tfbig.evaluation.text import corpus_bleu, corpus_chrf, exact_match
 
         sources = [s for s, _ in pairs]
         # References normalised as the tokenizer normalises its input (NFKC, case, …).
@@ -175,13 +211,53 @@ class TranslateTask:
                                     form=tokenizer.normalization, lower_case=tokenizer.lower_case,
                                     strip_accents=tokenizer.strip_accents)
         references = [text.decode("utf-8") for text in normalized.numpy()]
-        hypotheses = self.predict_texts(model, sources)
-        loss, accuracy = model.evaluate(self.dataset(pairs, training=False), verbose=0,
-                                        return_dict=False)[:2]
-        return {
+        predictions = self.predict_texts(model, sources)
+        losses, correct, tokens = self.score(model, pairs)
+        cross_entropy = float((losses * tokens).sum() / max(tokens.sum(), 1))
+        metrics = {
             "examples": len(pairs),
-            "exact_match": exact_match(hypotheses, references),
-            "bleu": corpus_bleu(hypotheses, references),
-            "token_accuracy": float(accuracy),
-            "loss": float(loss),
-        }, list(zip(sources, references, hypotheses))
+            "exact_match": exact_match(predictions, references),
+            "bleu": corpus_bleu(predictions, references),
+            "chrf": corpus_chrf(predictions, references),
+            "token_accuracy": float(correct.sum() / max(tokens.sum(), 1)),
+            "cross_entropy": cross_entropy,
+            "perplexity": math.exp(min(cross_entropy, 700.0)),
+        }
+        rows = [{"source": source, "reference": reference, "prediction": prediction,
+                 "loss": float(loss)}
+                for source, reference, prediction, loss in zip(sources, references,
+                                                               predictions, losses)]
+        return metrics, rows
+
+    def write_plots(self, model, pairs, folder):
+        """Attention maps of the first example: encoder self, decoder self, and cross
+        attention of the last layer, every head, tokens on the axes."""
+        import tensorflow as tf
+
+        from tfbig import plots
+        from tfbig.data.pipeline import encode_translation_batch
+
+        (source_ids, decoder_inputs), _ = encode_translation_batch(
+            tf.constant([pairs[0][0]]), tf.constant([pairs[0][1]]), self.source_tokenizer,
+            self.target_tokenizer, self.config.data.max_source_length,
+            self.config.data.max_target_length)
+        source_length = int(tf.reduce_sum(tf.cast(source_ids[0] > 0, tf.int32)))
+        target_length = int(tf.reduce_sum(tf.cast(decoder_inputs[0] > 0, tf.int32)))
+        source_tokens = self._tokens(self.source_tokenizer, source_ids[0, :source_length])
+        target_tokens = self._tokens(self.target_tokenizer, decoder_inputs[0, :target_length])
+        scores = model.attention_scores(source_ids, decoder_inputs)
+        paths = []
+        for name, queries, keys in (("encoder", source_tokens, source_tokens),
+                                    ("decoder_self", target_tokens, target_tokens),
+                                    ("cross", target_tokens, source_tokens)):
+            weights = scores[name][-1][0, :, :len(queries), :len(keys)]  # (heads, T_q, T_k)
+            paths.append(plots.plot_attention(
+                weights.numpy(), queries, keys,
+                os.path.join(folder, f"attention_{name}.png"),
+                title=f"{name.replace('_', ' ')} attention, last layer"))
+        return paths
+
+    @staticmethod
+    def _tokens(tokenizer, ids):
+        vocabulary = tokenizer.vocabulary
+        return [vocabulary[int(i)] for i in ids.numpy()]

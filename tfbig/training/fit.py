@@ -63,22 +63,30 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
         verbose: Keras verbosity; default a progress bar on a terminal, a line per epoch
             otherwise.
     """
-    import keras
-
+    # Everything that can be wrong with the user's input is checked before TensorFlow is
+    # imported and before the run folder is touched.
     from tfbig.tasks import get_task
-    from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
-    from tfbig.training.distribute import get_strategy
-    from tfbig.training.optimizers import build_optimizer
-
-    config, resuming = _prepare_run_dir(config, run_dir, overwrite)
-    keras.utils.set_random_seed(config.train.seed)
-    keras.mixed_precision.set_global_policy(config.train.precision)
-    strategy = get_strategy(config.train.strategy)
 
     task = get_task(config)
     splits, report = task.load_splits()
     if report.skipped:
         log(f"skipped {report}")
+    if (not config.train.steps_per_epoch
+            and len(splits["train"]) < config.train.batch_size):
+        raise TfbigError(f"train.batch_size={config.train.batch_size} is larger than the "
+                         f"{len(splits['train'])} training examples; lower --batch-size")
+    config, resuming = _prepare_run_dir(config, run_dir, overwrite)
+    task = get_task(config)
+
+    import keras
+
+    from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
+    from tfbig.training.distribute import get_strategy
+    from tfbig.training.optimizers import build_optimizer
+
+    keras.utils.set_random_seed(config.train.seed)
+    keras.mixed_precision.set_global_policy(config.train.precision)
+    strategy = get_strategy(config.train.strategy)
     if resuming:
         task.load_assets(run_dir)
         log(f"resuming the interrupted run in {run_dir}")
@@ -94,9 +102,6 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
     validation_data = task.dataset(splits["validation"], training=False)
     steps_per_epoch = (config.train.steps_per_epoch
                        or len(splits["train"]) // config.train.batch_size)
-    if steps_per_epoch < 1:
-        raise TfbigError(f"train.batch_size={config.train.batch_size} is larger than the "
-                         f"{len(splits['train'])} training examples; lower --batch-size")
     total_steps = steps_per_epoch * config.train.epochs
 
     with strategy.scope():
@@ -125,16 +130,18 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
     seconds = time.perf_counter() - started
     run_folder.save_model(model, run_dir)
 
-    evaluation_split = "test" if splits["test"] else "validation"
-    results, _ = task.final_metrics(model, splits[evaluation_split])
-    summary = {
-        evaluation_split: results,
+    # Final metrics on the validation split (CONTRACT: metrics.json) and the test split.
+    summary = {split: task.final_metrics(model, splits[split])[0]
+               for split in ("validation", "test") if splits[split]}
+    summary.update({
         "train_seconds": round(seconds, 1),
         "train_tokens_per_second": round(throughput.steady_rate, 1),
         "parameters": int(model.count_params()),
-    }
+    })
     run_folder.write_json(os.path.join(run_dir, run_folder.METRICS), summary)
     _write_plots(run_dir, config, total_steps)
+    task.write_plots(model, splits["test"] or splits["validation"],
+                     os.path.join(run_dir, run_folder.PLOTS))
     return summary
 
 

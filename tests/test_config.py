@@ -1,0 +1,98 @@
+"""Config resolution and validation: every user mistake gets a message naming the field."""
+
+import json
+
+import pytest
+
+from tfbig import config as config_lib
+from tfbig.errors import TfbigError
+
+
+def test_defaults_resolve_to_the_translate_transformer():
+    config = config_lib.resolve({})
+    assert config.task == "translate"
+    assert config.model_name == "transformer"
+    assert config.train.batch_size == 64
+
+
+def test_preset_fills_sizes_but_explicit_fields_win():
+    config = config_lib.resolve({"model.preset": "base", "model.num_layers": 3})
+    assert (config.model.d_model, config.model.num_heads, config.model.num_layers) == (512, 8, 3)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"model.d_model": 100, "model.num_heads": 8},
+     r"model\.d_model=100 is not divisible by model\.num_heads=8.*try num_heads=10"),
+    ({"train.batch_size": 0}, r"train\.batch_size=0: expected a positive integer"),
+    ({"train.epochs": "ten"}, r"train\.epochs='ten': expected an integer"),
+    ({"train.learning_rate": 0, "train.schedule": "cosine"}, r"train\.learning_rate=0"),
+    ({"data.validation_split": 1.5}, r"data\.validation_split=1\.5: expected a fraction"),
+    ({"data.tokenizer": "bpe"}, r"data\.tokenizer='bpe': expected one of auto, char, wordpiece"),
+    ({"model.positional": "rotary"}, r"model\.positional='rotary'"),
+    ({"train.precision": "float8"}, r"train\.precision='float8': expected one of float32"),
+    ({"task": "dance"}, r"task='dance': expected one of translate, classify"),
+    ({"model.norm_first": 1}, r"model\.norm_first=1: expected true or false"),
+])
+def test_bad_values_name_the_field_and_what_was_expected(overrides, message):
+    with pytest.raises(TfbigError, match=message):
+        config_lib.resolve(overrides)
+
+
+def test_unknown_key_suggests_the_closest_and_lists_valid_keys():
+    with pytest.raises(TfbigError, match=r"unknown config key 'model\.dmodel' \(did you mean "
+                                         r"'model\.d_model'\?\); valid keys: task, data\.path"):
+        config_lib.resolve({"model.dmodel": 3})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("model.d_model=256", ("model.d_model", 256)),
+    ("train.learning_rate=1e-4", ("train.learning_rate", 1e-4)),
+    ("model.norm_first=true", ("model.norm_first", True)),
+    ("data.path=my file.tsv", ("data.path", "my file.tsv")),
+])
+def test_set_values_are_typed(text, expected):
+    assert config_lib.parse_set(text) == expected
+
+
+def test_set_without_equals_is_an_error():
+    with pytest.raises(TfbigError, match=r"--set 'model\.d_model': expected key\.path=value"):
+        config_lib.parse_set("model.d_model")
+
+
+def test_ints_are_accepted_for_float_fields():
+    assert config_lib.resolve({"train.learning_rate": 1}).train.learning_rate == 1.0
+
+
+def test_order_file_then_flags_then_set(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("task: translate\nmodel:\n  d_model: 64\n  num_heads: 2\n"
+                    "train:\n  epochs: 3\n  batch_size: 8\n")
+    config = config_lib.config_from_flags(str(path), {"epochs": 5}, ["train.batch_size=16"])
+    assert (config.model.d_model, config.train.epochs, config.train.batch_size) == (64, 5, 16)
+
+
+def test_json_config_and_round_trip(tmp_path):
+    config = config_lib.resolve({"model.d_model": 64, "model.num_heads": 2})
+    path = tmp_path / "config.json"
+    config.save(path)
+    assert config_lib.from_dict(json.loads(path.read_text())) == config
+    assert config_lib.config_from_flags(str(path)) == config
+
+
+def test_config_file_errors_name_the_file(tmp_path):
+    with pytest.raises(TfbigError, match=r"absent\.yaml: no such config file"):
+        config_lib.load_config_file(str(tmp_path / "absent.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  d_model: [1,\n")
+    with pytest.raises(TfbigError, match=r"bad\.yaml:\d+: not valid YAML/JSON"):
+        config_lib.load_config_file(str(bad))
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("modle:\n  d_model: 8\n")
+    with pytest.raises(TfbigError, match=r"unknown\.yaml: unknown key 'modle'"):
+        config_lib.load_config_file(str(unknown))
+
+
+def test_differences_lists_changed_fields():
+    a = config_lib.resolve({})
+    b = config_lib.replace(a, model={"d_model": 256, "num_heads": 8})
+    assert config_lib.differences(a, b) == ["model.d_model: 128 → 256", "model.num_heads: 4 → 8"]

@@ -1,0 +1,57 @@
+"""Evaluate a finished run on a data file: metrics, per-example predictions, plots.
+
+Writes into ``RUN_DIR/eval/`` (or ``--output``): ``metrics.json``, ``predictions.tsv``
+(one row per example, in input order), ``worst_examples.tsv`` (highest loss first) and the
+task's plots.
+"""
+
+import csv
+import os
+
+from tfbig.evaluation.error_analysis import worst_examples
+from tfbig.training import run_folder
+
+
+def _write_rows(rows, path):
+    """TSV with a header, written atomically."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def held_out_examples(task):
+    """The run's own test split (else validation): the examples its metrics.json scored."""
+    splits, _ = task.load_splits()
+    return ("test", splits["test"]) if splits["test"] else ("validation", splits["validation"])
+
+
+def evaluate_run(run_dir, data_path=None, *, output_dir=None, skip_bad_lines=False,
+                 worst=20):
+    """Score ``run_dir`` on ``data_path`` (default: the run's held-out test split).
+
+    Returns ``(metrics, output_dir)``.
+    """
+    from tfbig.inference import load_run
+
+    task, model = load_run(run_dir)
+    if data_path:
+        source, examples = data_path, task.read_examples(data_path,
+                                                         skip_bad_lines=skip_bad_lines)
+    else:
+        source, examples = held_out_examples(task)
+    metrics, rows = task.final_metrics(model, examples)
+    metrics = {"data": source, **metrics}
+
+    output_dir = output_dir or os.path.join(run_dir, "eval")
+    os.makedirs(output_dir, exist_ok=True)
+    _write_rows(rows, os.path.join(output_dir, "predictions.tsv"))
+    ranked = worst_examples([row["loss"] for row in rows], rows, n=worst)
+    _write_rows([row["example"] for row in ranked], os.path.join(output_dir,
+                                                                  "worst_examples.tsv"))
+    task.write_plots(model, examples, output_dir)
+    run_folder.write_json(os.path.join(output_dir, "metrics.json"), metrics)
+    return metrics, output_dir

@@ -1,0 +1,76 @@
+"""BERT pre-training task: predict the masked tokens (masked language modelling).
+
+The head is BERT's: ``dense(H) → GELU → LayerNorm → logits``, where the output projection is
+the (transposed) word-embedding matrix plus a per-token bias, so the input and output
+token representations are shared. In Hugging Face names: ``cls.predictions.transform.dense``,
+``cls.predictions.transform.LayerNorm``, ``cls.predictions.bias``.
+
+Reference: Devlin et al. 2018, section 3.1 ("Task #1: Masked LM"),
+https://arxiv.org/abs/1810.04805
+"""
+
+import keras
+from keras import ops
+
+from tfbig.models.bert_encoder import BertEncoder, token_ids_shape  # noqa: F401 (Example)
+
+
+@keras.saving.register_keras_serializable(package="tfbig")
+class BertMaskedLM(keras.Model):
+    """A :class:`BertEncoder` backbone with the masked-LM head: logits for every position.
+
+    Args:
+        encoder: the :class:`BertEncoder` backbone (its weights are shared, not copied).
+
+    Call: ``model(inputs, training=False)`` with the encoder's inputs (``token_ids`` with
+    some ids replaced by [MASK], ``padding_mask``, optional ``segment_ids``) → float32
+    logits ``[B, T, vocabulary_size]``. Score only the masked positions in the loss.
+
+    Example:
+        >>> import numpy as np
+        >>> encoder = BertEncoder(vocabulary_size=50, num_layers=1, num_heads=2,
+        ...                       hidden_dim=8, intermediate_dim=16)
+        >>> model = BertMaskedLM(encoder)
+        >>> logits = model({"token_ids": np.array([[4, 6, 9, 5]], "int32"),
+        ...                 "padding_mask": np.ones((1, 4), bool)})
+        >>> tuple(logits.shape)
+        (1, 4, 50)
+    """
+
+    def __init__(self, encoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.transform_dense = keras.layers.Dense(
+            encoder.hidden_dim, activation="gelu", name="transform_dense",
+            dtype=self.dtype_policy)
+        self.transform_norm = keras.layers.LayerNormalization(
+            epsilon=encoder.layer_norm_epsilon, name="transform_norm", dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        hidden_shape = token_ids_shape(input_shape) + (self.encoder.hidden_dim,)
+        if not self.encoder.built:  # a loaded or pre-trained encoder comes built
+            self.encoder.build(input_shape)
+        self.transform_dense.build(hidden_shape)
+        self.transform_norm.build(hidden_shape)
+        self.output_bias = self.add_weight(
+            shape=(self.encoder.vocabulary_size,), initializer="zeros", name="output_bias")
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = self.encoder(inputs, training=training)["sequence_output"]  # (B, T, H)
+        x = self.transform_norm(self.transform_dense(x))  # (B, T, H)
+        table = self.encoder.embedding.token_embedding.embeddings  # (V, H): tied weights
+        logits = ops.matmul(x, ops.cast(ops.transpose(table), x.dtype))  # (B, T, V)
+        logits = logits + ops.cast(self.output_bias, x.dtype)
+        return ops.cast(logits, "float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(encoder=keras.saving.serialize_keras_object(self.encoder))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
