@@ -44,10 +44,12 @@ class CausalBlock(EncoderBlock):
     def call(self, x, attention_mask=None, training=None, cache=None, cache_update_index=None,
              return_attention_scores=False):
         # Sublayer 1: causal self-attention, reading/writing the cache when there is one.
+        if cache is not None and cache_update_index is None:
+            cache_update_index = 0
         h = self.attention_norm(x) if self.norm_first else x
         outputs = self.self_attention(
             h, attention_mask=attention_mask, training=training, cache=cache,
-            cache_update_index=None if cache is None else (cache_update_index or 0),
+            cache_update_index=cache_update_index,
             return_attention_scores=True)
         if cache is not None:
             h, cache, weights = outputs

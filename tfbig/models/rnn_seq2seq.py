@@ -77,6 +77,9 @@ class RNNSeq2Seq(keras.Model):
                                        dtype=dtype)
         self.attention = MultiHeadAttention(num_heads=1, key_dim=units, name="attention",
                                             dtype=dtype)
+        # The decoder RNN attaches the target mask to its outputs; one output per query, so
+        # the attention may pass it on (its own source mask is given explicitly).
+        self.attention.supports_masking = True
         self.attention_combine = keras.layers.Dense(
             units, activation="tanh", name="attention_combine", dtype=dtype)
         self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")

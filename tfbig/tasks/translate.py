@@ -97,14 +97,14 @@ class TranslateTask:
         self.source_tokenizer = load_tokenizer(os.path.join(run_dir, SOURCE_TOKENIZER))
         self.target_tokenizer = load_tokenizer(os.path.join(run_dir, TARGET_TOKENIZER))
 
-    def dataset(self, pairs, *, training):
+    def dataset(self, pairs, *, training, batch_size=None):
         """Batches ``((source_ids, decoder_inputs), decoder_targets)`` for fit/evaluate."""
         from tfbig.data.pipeline import translation_dataset
 
         data, train = self.config.data, self.config.train
         return translation_dataset(
             pairs, self.source_tokenizer, self.target_tokenizer,
-            batch_size=train.batch_size, source_length=data.max_source_length,
+            batch_size=batch_size or train.batch_size, source_length=data.max_source_length,
             target_length=data.max_target_length, shuffle=training, seed=train.seed,
             shuffle_buffer=data.shuffle_buffer,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training)

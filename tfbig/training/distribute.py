@@ -19,7 +19,11 @@ def get_strategy(name):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # All local GPUs; on a CPU-only machine, all logical CPUs (one unless configured
+        # with tf.config.set_logical_device_configuration, as the tests do).
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multiworker":
         # Keras 3's model.fit fails under MultiWorkerMirroredStrategy on TF 2.21
         # (keras-team/keras#20585); the strategy-aware custom loop is future work.

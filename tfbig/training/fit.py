@@ -98,8 +98,17 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
     log(f"data: {len(splits['train'])} train, {len(splits['validation'])} validation, "
         f"{len(splits['test'])} test examples")
 
+    replicas = strategy.num_replicas_in_sync
+    if config.train.batch_size % replicas:
+        raise TfbigError(f"train.batch_size={config.train.batch_size} must be a multiple of "
+                         f"the {replicas} replicas of train.strategy={config.train.strategy}")
     train_data = task.dataset(splits["train"], training=True)
-    validation_data = task.dataset(splits["validation"], training=False)
+    # Keras builds its metrics from the first validation batch averaged over replicas, which
+    # fails when that batch splits unevenly; a first batch that divides evenly avoids it.
+    validation_batch = min(config.train.batch_size,
+                           max(replicas, len(splits["validation"]) // replicas * replicas))
+    validation_data = task.dataset(splits["validation"], training=False,
+                                   batch_size=validation_batch)
     steps_per_epoch = (config.train.steps_per_epoch
                        or len(splits["train"]) // config.train.batch_size)
     total_steps = steps_per_epoch * config.train.epochs

@@ -1,0 +1,14 @@
+"""Shared test setup: quiet TensorFlow, and make ``tests/helpers.py`` importable.
+
+pytest runs with ``--import-mode=importlib`` and there are no ``__init__.py`` files, so
+``tests/`` is put on ``sys.path`` here for ``from helpers import run_layer_test``.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)

@@ -1,0 +1,95 @@
+"""Helpers shared by the layer and model tests (keras-hub's ``run_layer_test``, tiny)."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _is_array(value):
+    return isinstance(value, (np.ndarray, tf.Tensor))
+
+
+def _relaxed_spec(array):
+    """A ``TensorSpec`` with unknown batch/time sizes: only a float's last dim stays fixed."""
+    array = np.asarray(array)
+    shape = [None] * array.ndim
+    if array.dtype.kind == "f" and array.ndim:
+        shape[-1] = array.shape[-1]
+    return tf.TensorSpec(shape, tf.as_dtype(array.dtype))
+
+
+def run_layer_test(layer_factory, inputs, call_kwargs=None, build_args=None,
+                   expected_output_shape=None, save_model=True, tmp_dir=None, atol=1e-6):
+    """Check the Keras checklist of one layer at a tiny size; returns the eager output.
+
+    Args:
+        layer_factory: ``() -> layer`` (a fresh, unbuilt layer).
+        inputs: tuple of positional numpy inputs.
+        call_kwargs: keyword arguments of the call; numpy values become model inputs.
+        build_args: if given, ``layer.build(*build_args)`` before the first call (for
+            layers whose ``build`` Keras cannot call from the call arguments).
+        expected_output_shape: checked against the eager output.
+        save_model: also save/load a functional model wrapping the layer as ``.keras``.
+        tmp_dir: folder for the ``.keras`` file (pytest's ``tmp_path``).
+
+    Checks: ``from_config(get_config())`` gives the same config and, with the same
+    weights, the same output; the eager call equals the call inside ``tf.function``
+    (with unknown batch/time sizes); a ``.keras`` save/load (``safe_mode=True``) of a
+    functional model around the layer gives identical outputs.
+    """
+    call_kwargs = dict(call_kwargs or {})
+    tensor_kwargs = {k: v for k, v in call_kwargs.items() if _is_array(v)}
+    static_kwargs = {k: v for k, v in call_kwargs.items() if not _is_array(v)}
+
+    layer = layer_factory()
+    if build_args is not None:
+        layer.build(*build_args)
+    eager = keras.ops.convert_to_numpy(layer(*inputs, **call_kwargs))
+    if expected_output_shape is not None:
+        assert eager.shape == tuple(expected_output_shape)
+    assert np.all(np.isfinite(eager))
+
+    # Config round trip: same config, and the same function once weights are copied.
+    config = layer.get_config()
+    clone = layer.__class__.from_config(config)
+    assert clone.get_config() == config
+    if build_args is not None:
+        clone.build(*build_args)
+    clone(*inputs, **call_kwargs)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(clone(*inputs, **call_kwargs)), eager, atol=atol)
+
+    # Eager == graph, with batch and time sizes unknown when tracing.
+    signature = (tuple(_relaxed_spec(x) for x in inputs),
+                 {k: _relaxed_spec(v) for k, v in tensor_kwargs.items()})
+
+    @tf.function(input_signature=signature)
+    def graph_call(args, kwargs):
+        return layer(*args, **kwargs, **static_kwargs)
+
+    graph = graph_call(tuple(tf.convert_to_tensor(x) for x in inputs),
+                       {k: tf.convert_to_tensor(v) for k, v in tensor_kwargs.items()})
+    np.testing.assert_allclose(graph.numpy(), eager, atol=atol)
+
+    if save_model:
+        assert tmp_dir is not None, "save_model needs tmp_dir (pytest's tmp_path)"
+        symbolic = [keras.Input(np.shape(x)[1:], dtype=str(np.asarray(x).dtype))
+                    for x in inputs]
+        symbolic_kwargs = {k: keras.Input(np.shape(v)[1:], dtype=str(np.asarray(v).dtype))
+                           for k, v in tensor_kwargs.items()}
+        outputs = layer(*symbolic, **symbolic_kwargs, **static_kwargs)
+        model = keras.Model(symbolic + list(symbolic_kwargs.values()), outputs)
+        model_inputs = list(inputs) + list(tensor_kwargs.values())
+        before = keras.ops.convert_to_numpy(model(model_inputs))
+        np.testing.assert_allclose(before, eager, atol=atol)
+        path = os.path.join(str(tmp_dir), "layer_model.keras")
+        model.save(path)
+        loaded = keras.models.load_model(path, safe_mode=True)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(model_inputs)), before)
+        restored = loaded.get_layer(layer.name)
+        assert type(restored) is type(layer)
+        assert restored.get_config() == config
+    return eager

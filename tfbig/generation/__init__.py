@@ -1,0 +1,141 @@
+"""Autoregressive generation: greedy, sampling (temperature, top-k, top-p) and beam search,
+with a key/value cache so each new token costs one decoder step, not a re-run over the prefix.
+
+The whole loop is one ``keras.ops.while_loop`` over fixed-shape tensors, compiled once per
+(model, shapes, options) with ``tf.function`` (optionally XLA). Each self-attention layer
+keeps a preallocated cache ``[batch, 2, heads, T_max, head_dim]`` written in place at the
+current step; cross-attention keys/values of an encoder output are computed once before
+the loop.
+
+Read in this order: ``adapters`` (one decoding step of each kind of model), ``sampling``
+(greedy/sampling loop), ``beam_search``.
+"""
+
+import keras
+from keras import ops
+
+from tfbig.errors import TfbigError
+from tfbig.generation.adapters import is_decoder_only, prepare
+from tfbig.generation.beam_search import beam_loop
+from tfbig.generation.sampling import next_token, sampling_loop
+
+METHODS = ("greedy", "sample", "beam")
+
+_next_token = next_token  # the name this module had before it became a package
+
+
+def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="greedy", *,
+             temperature=1.0, top_k=0, top_p=1.0, seed=None, beam_size=4,
+             length_penalty=0.6, use_cache=True, jit_compile=False):
+    """Generate up to ``max_new_tokens`` tokens per sequence.
+
+    Args:
+        model: a :class:`tfbig.models.Transformer` (``source_ids`` is the source sentence),
+            a decoder-only model such as :class:`tfbig.models.GPT` (``source_ids`` is the
+            prompt: right-padded, rows may differ in length; each row continues after its
+            own prompt), or another ``model((source_ids, target_ids))`` sequence-to-sequence
+            model such as :class:`tfbig.models.RNNSeq2Seq` (no cache: re-run every step).
+        source_ids: int ``[batch, T]``, 0 = padding.
+        max_new_tokens: tokens to generate at most.
+        start_id: the token the decoder starts from ([START]); for a decoder-only model,
+            the token a row with an empty prompt starts from.
+        end_id: stop a sequence once it emits this token (it is kept; later positions are 0).
+        method: ``"greedy"``, ``"sample"`` or ``"beam"``.
+        temperature, top_k, top_p: sampling options (``top_k=0`` / ``top_p=1`` = off).
+        seed: int seed for sampling (same seed → same tokens).
+        beam_size: beams kept per sequence (``method="beam"``); 1 is greedy decoding.
+        length_penalty: GNMT's α: beams are ranked by ``log P / ((5 + length) / 6) ** α``
+            (0 = plain log-probability).
+        use_cache: False re-runs the decoder over the whole prefix each step (the slow
+            reference path; the tokens are the same).
+        jit_compile: XLA-compile the loop (same tokens; faster on accelerators).
+
+    Returns:
+        int32 ``[batch, max_new_tokens]``: the new tokens only (the best beam's for
+        ``"beam"``).
+
+    Example:
+        >>> import numpy as np
+        >>> from tfbig.models import GPT
+        >>> model = GPT(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8,
+        ...             intermediate_dim=16)
+        >>> prompts = np.array([[7, 8, 9], [7, 0, 0]], "int32")  # lengths 3 and 1
+        >>> tuple(generate(model, prompts, max_new_tokens=4, start_id=2).shape)
+        (2, 4)
+    """
+    if method not in METHODS:
+        raise TfbigError(f"generation method {method!r} is not known; expected one of "
+                         + ", ".join(METHODS))
+    if max_new_tokens < 1:
+        raise TfbigError(f"max_new_tokens must be >= 1, received {max_new_tokens}")
+    if method == "sample" and temperature <= 0:
+        raise TfbigError(f"temperature must be > 0 for sampling, received {temperature}")
+    if not 0.0 < top_p <= 1.0:
+        raise TfbigError(f"top_p must be in (0, 1], received {top_p}")
+    if method == "beam" and (int(beam_size) != beam_size or beam_size < 1):
+        raise TfbigError(f"beam_size must be an integer >= 1, received {beam_size}")
+    if method == "beam" and length_penalty < 0:
+        raise TfbigError(f"length_penalty must be >= 0, received {length_penalty}")
+    source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
+    if len(source_ids.shape) != 2:
+        raise TfbigError(f"source_ids must be [batch, length] token ids, received shape "
+                         f"{tuple(source_ids.shape)}")
+    prompt_width = None
+    if is_decoder_only(model):
+        # The prompt's width fixes the cache size, so it is part of the compiled function.
+        prompt_width = int(source_ids.shape[1])
+        context = getattr(model, "max_sequence_length", None)
+        if context is not None and max(prompt_width, 1) + max_new_tokens - 1 > context:
+            raise TfbigError(
+                f"prompt length {prompt_width} + max_new_tokens {max_new_tokens} - 1 exceeds "
+                f"the model's max_sequence_length ({context}); shorten the prompt or generate "
+                f"fewer tokens")
+    options = (max_new_tokens, start_id, end_id, method, float(temperature), int(top_k),
+               float(top_p), seed, int(beam_size), float(length_penalty), bool(use_cache),
+               bool(jit_compile), prompt_width)
+    cache = model.__dict__.setdefault("_tfbig_generate_functions", {})
+    if options not in cache:
+        if not model.built:
+            _build(model, source_ids, max_new_tokens)
+        if method == "beam":
+            def function(ids):
+                ids = ops.repeat(ids, int(beam_size), axis=0)  # row b*K + k: beam k of b
+                decoding = prepare(model, ids, max_new_tokens, start_id, use_cache,
+                                   prompt_width)
+                return beam_loop(decoding, int(beam_size), max_new_tokens, end_id,
+                                 float(length_penalty))
+        else:
+            # The random state lives outside the compiled loop (a variable made once).
+            seed_generator = keras.random.SeedGenerator(seed) if method == "sample" else None
+
+            def pick(logits):
+                return next_token(logits, method, seed_generator, temperature, top_k, top_p)
+
+            def function(ids):
+                decoding = prepare(model, ids, max_new_tokens, start_id, use_cache,
+                                   prompt_width)
+                return sampling_loop(decoding, max_new_tokens, end_id, pick)
+        cache[options] = _compile(function, jit_compile)
+    return cache[options](source_ids)
+
+
+def _build(model, source_ids, max_new_tokens):
+    """Create an unbuilt model's weights (generation calls its parts, not the model)."""
+    if is_decoder_only(model):
+        model.build(tuple(source_ids.shape))
+    else:
+        model.build((tuple(source_ids.shape), (None, max_new_tokens)))
+
+
+def _compile(function, jit_compile):
+    """One graph per option set: ``tf.function`` on TensorFlow, ``jax.jit`` on JAX."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, jit_compile=jit_compile, reduce_retracing=True)
+    if backend == "jax" and jit_compile:
+        import jax
+
+        return jax.jit(function)
+    return function
