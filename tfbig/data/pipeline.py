@@ -1,30 +1,42 @@
-"""``tf.data`` input pipelines: strings in, fixed-shape padded id batches out.
+"""``tf.data`` input pipelines: examples in, fixed-shape batches in the models' layout out.
 
-Read top to bottom: shuffle the raw strings (seeded), batch, tokenise a whole batch at once
-inside the graph (one ragged op per batch is much cheaper than one per example), truncate,
-add [START]/[END], pad to a *fixed* length, prefetch. Fixed shapes mean XLA compiles the
-train step once instead of once per batch length.
+=========================  ====================================================================
+pipeline                   batches
+=========================  ====================================================================
+``translation_dataset``    ``((source_ids, decoder_inputs), decoder_targets)``, int32
+``classification_dataset`` ``({"token_ids", "padding_mask"}, labels [B])``; ``[CLS] … [SEP]``
+``language_model_dataset`` ``(token_ids [B,T], next_ids [B,T])`` from ``[START] … [END]``
+``masked_lm_dataset``      ``({"token_ids", "padding_mask"}, labels [B,T])``, BERT masking
+``image_dataset``          ``(images float32 [B,H,W,C] in 0..255, labels int32 [B])``
+=========================  ====================================================================
+
+The last four live in ``pipeline_text`` and ``pipeline_image`` and are importable from here;
+the shared plumbing (framing, per-example seeds, bucketing, distribution options) lives in
+``batching``. Each pipeline is a pure function read top to bottom; the common shape is
+
+    examples → tokenise/decode (in chunks) → cache → [repeat] → enumerate → [shuffle, seeded]
+    → enumerate → [augment: (features, seed) -> features] → padded batch (or length buckets)
+    → prefetch
+
+Fixed shapes mean XLA compiles the train step once (a few times with buckets); pass
+``drop_remainder=True`` so the last batch does not make one more shape. Batch sizes are
+*global*: Keras' ``fit`` under a ``tf.distribute`` strategy (or
+``strategy.experimental_distribute_dataset``) splits every batch across the replicas, and
+the datasets ask for element-wise auto-sharding (``AutoShardPolicy.DATA``) because they are
+built from in-memory lists, not from files that could be split between workers.
+
+The translation pipeline below predates the others and keeps its own, batch-first order
+(shuffle the strings, batch, tokenise a whole batch at once).
 """
 
 import tensorflow as tf
 
-from tfbig.data.special_tokens import END_ID, START_ID
-
-AUTOTUNE = tf.data.AUTOTUNE
-
-
-def to_fixed_length(ragged_ids, length):
-    """Ragged ``[batch, (tokens)]`` → dense ``[batch, length]``: truncate, pad with 0."""
-    return ragged_ids[:, :length].to_tensor(default_value=0, shape=[None, length])
-
-
-def add_start_end(ragged_ids, max_tokens):
-    """``[START] + ids[:max_tokens] + [END]`` for every row of a ragged batch."""
-    ids = ragged_ids[:, :max_tokens]
-    rows = ids.nrows()
-    start = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tf.cast(START_ID, ids.dtype)))
-    end = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tf.cast(END_ID, ids.dtype)))
-    return tf.concat([start, ids, end], axis=1)
+from tfbig.data.augment_text import text_augmenter
+from tfbig.data.batching import (AUGMENT, AUTOTUNE, add_start_end, example_seed,  # noqa: F401
+                                 resolve_seed, to_fixed_length)
+from tfbig.data.pipeline_image import decode_image, image_dataset  # noqa: F401
+from tfbig.data.pipeline_text import (classification_dataset,  # noqa: F401
+                                      language_model_dataset, masked_lm_dataset)
 
 
 def encode_translation_batch(sources, targets, source_tokenizer, target_tokenizer,
@@ -48,7 +60,8 @@ def encode_translation_batch(sources, targets, source_tokenizer, target_tokenize
 
 def translation_dataset(pairs, source_tokenizer, target_tokenizer, *, batch_size,
                         source_length, target_length, shuffle=False, seed=0,
-                        shuffle_buffer=10000, repeat=False, drop_remainder=False):
+                        shuffle_buffer=10000, repeat=False, drop_remainder=False,
+                        augment=None):
     """Batches for ``model.fit`` from a list of ``(source, target)`` string pairs.
 
     Args:
@@ -57,22 +70,44 @@ def translation_dataset(pairs, source_tokenizer, target_tokenizer, *, batch_size
         batch_size: global batch size.
         source_length, target_length: fixed padded lengths (see encode_translation_batch).
         shuffle: reshuffle every epoch, reproducibly from ``seed``.
+        seed: seeds the shuffle and the augmentation; ``None`` for a fresh random one.
         repeat: repeat forever (when training with a fixed ``steps_per_epoch``).
         drop_remainder: drop the last, smaller batch (keeps one static shape for XLA).
+        augment: noise on the *source* ids, the model's input: a ``TextAugmentConfig``,
+            a dict of its rates, or a ``(token_ids, seed) -> token_ids`` function. Each
+            example is augmented with its own ``example_seed`` (see ``batching``), the rows
+            of a batch one by one, so the result does not depend on the batch size.
     """
+    seed, deterministic = resolve_seed(seed)
+    augment = None if augment is None else text_augmenter(augment, source_tokenizer.vocab_size)
     sources = [source for source, _ in pairs]
     targets = [target for _, target in pairs]
     dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
+    if augment is not None:
+        dataset = dataset.enumerate()  # (index, (source, target))
     if shuffle:
         dataset = dataset.shuffle(min(len(pairs), shuffle_buffer), seed=seed,
                                   reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
+    if augment is not None:
+        dataset = dataset.enumerate()  # (position, (index, (source, target)))
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(
-        lambda s, t: encode_translation_batch(s, t, source_tokenizer, target_tokenizer,
-                                              source_length, target_length),
-        num_parallel_calls=AUTOTUNE, deterministic=True)
+
+    def encode(sources, targets):
+        return encode_translation_batch(sources, targets, source_tokenizer, target_tokenizer,
+                                        source_length, target_length)
+
+    def encode_augmented(positions, keyed):
+        indices, (sources, targets) = keyed
+        (source_ids, decoder_inputs), decoder_targets = encode(sources, targets)
+        source_ids = tf.map_fn(  # one row at a time, each with its own seed
+            lambda row: augment(row[0], example_seed(seed, AUGMENT, row[1], row[2])),
+            (source_ids, indices, positions), fn_output_signature=tf.int32)
+        return (source_ids, decoder_inputs), decoder_targets
+
+    dataset = dataset.map(encode if augment is None else encode_augmented,
+                          num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     return dataset.prefetch(AUTOTUNE)
 
 

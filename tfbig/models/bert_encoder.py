@@ -40,9 +40,7 @@ def unpack_text_inputs(inputs):
     if not isinstance(inputs, dict):
         token_ids = ops.convert_to_tensor(inputs)
         return token_ids, ops.not_equal(token_ids, 0), None
-    if "token_ids" not in inputs:
-        raise TfbigError(f"inputs must hold 'token_ids' (and 'padding_mask'); received keys "
-                         f"{sorted(inputs)}")
+    _check_keys(inputs)
     token_ids = inputs["token_ids"]
     padding_mask = inputs.get("padding_mask")
     if padding_mask is None:
@@ -50,9 +48,16 @@ def unpack_text_inputs(inputs):
     return token_ids, ops.cast(padding_mask, "bool"), inputs.get("segment_ids")
 
 
+def _check_keys(inputs):
+    if "token_ids" not in inputs:
+        raise TfbigError(f"inputs must hold 'token_ids' (and 'padding_mask'); received keys "
+                         f"{sorted(inputs)}")
+
+
 def token_ids_shape(input_shape):
     """The ``token_ids`` shape out of a (possibly dict) input shape."""
     if isinstance(input_shape, dict):
+        _check_keys(input_shape)
         input_shape = input_shape["token_ids"]
     return tuple(input_shape)
 

@@ -2,22 +2,19 @@
 
 Data: a TSV of ``source<TAB>target`` lines. Model: the encoder-decoder Transformer.
 Loss: masked cross-entropy with label smoothing; metric: masked token accuracy.
-Final metrics: exact match, BLEU and token accuracy of greedy decoding on the test split.
+Final metrics: exact match, BLEU, chrF of greedy decoding; token accuracy, perplexity.
 """
 
 import os
 
 from tfbig.config import replace
-from tfbig.data.sources import BadLineReport, read_pairs
-from tfbig.data.splits import split_examples
-from tfbig.errors import TfbigError
-from tfbig.tasks.data_files import data_path
+from tfbig.tasks.base import Task
 
 SOURCE_TOKENIZER = "source_tokenizer"
 TARGET_TOKENIZER = "target_tokenizer"
 
 
-class TranslateTask:
+class TranslateTask(Task):
     """Everything the translate task needs, from the data file to decoded strings.
 
     Args:
@@ -25,41 +22,15 @@ class TranslateTask:
     """
 
     name = "translate"
-    monitor = ("val_masked_accuracy", "max")  # the metric that picks the best checkpoint
+    models = ("transformer",)
+    monitor = ("val_masked_accuracy", "max")
 
     def __init__(self, config):
-        if config.model_name != "transformer":
-            raise TfbigError(f"--model {config.model_name} cannot do the translate task; "
-                             f"use --model transformer")
-        self.config = config
+        super().__init__(config)
         self.source_tokenizer = None
         self.target_tokenizer = None
 
-    # -------------------------------------------------------------------------------- data
-    def load_splits(self):
-        """Read the data (fails on the first bad line unless skipping) and split it.
-
-        Returns ``({"train", "validation", "test"} → list of pairs, BadLineReport)``.
-        """
-        data = self.config.data
-        report = BadLineReport()
-        pairs = list(read_pairs(data_path(self.config), skip_bad_lines=data.skip_bad_lines,
-                                report=report))
-        if data.val_path:
-            splits = split_examples(pairs, validation=0.0, test=data.test_split)
-            splits["validation"] = list(read_pairs(
-                data.val_path, skip_bad_lines=data.skip_bad_lines, report=report))
-        else:
-            splits = split_examples(pairs, validation=data.validation_split,
-                                    test=data.test_split)
-        if not splits["train"]:
-            raise TfbigError(f"{data_path(self.config)}: no training examples left after "
-                             f"holding out validation and test splits ({len(pairs)} lines)")
-        if not splits["validation"]:
-            splits["validation"] = splits["test"] or splits["train"][:1]
-        return splits, report
-
-    def learn_tokenizers(self, train_pairs):
+    def learn_assets(self, train_pairs):
         """Learn source and target vocabularies from the training split only."""
         from tfbig.data.tokenizers import learn_tokenizer
 
@@ -160,10 +131,6 @@ class TranslateTask:
             decoded = self.target_tokenizer.detokenize(new_tokens)
             outputs += [text.decode("utf-8") for text in decoded.numpy()]
         return outputs
-
-    def read_examples(self, path, *, skip_bad_lines=False):
-        """The ``(source, target)`` pairs of another file (for ``evaluate``)."""
-        return list(read_pairs(path, skip_bad_lines=skip_bad_lines))
 
     def score(self, model, pairs):
         """Teacher-forced per-example cross-entropy (nats/token, no label smoothing) and

@@ -91,7 +91,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
         task.load_assets(run_dir)
         log(f"resuming the interrupted run in {run_dir}")
     else:
-        task.learn_tokenizers(splits["train"])
+        task.learn_assets(splits["train"])
         config = task.resolve_lengths(splits["train"])
         task.save_assets(run_dir)
     config.save(os.path.join(run_dir, run_folder.CONFIG))
