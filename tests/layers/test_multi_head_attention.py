@@ -147,9 +147,6 @@ def test_run_layer_test_cross_attention(tmp_path):
                    expected_output_shape=(2, 5, 6), tmp_dir=tmp_path)
 
 
-@pytest.mark.xfail(strict=True, raises=NotImplementedError, reason=(
-    "BUG: MultiHeadAttention.compute_output_shape ignores return_attention_scores/cache, so "
-    "a symbolic (functional) call returns one KerasTensor instead of (output, scores)"))
 def test_symbolic_call_returns_attention_scores():
     query = keras.Input((5, D_MODEL))
     output, scores = MultiHeadAttention(HEADS, HEAD_DIM)(query, return_attention_scores=True)

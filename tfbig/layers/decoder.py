@@ -60,9 +60,10 @@ class Decoder(keras.layers.Layer):
                                             dtype=self.dtype_policy)
             if norm_first else None)
 
-    def build(self, input_shape, encoder_output_shape=None):
-        self.embedding.build(input_shape)
-        hidden_shape = tuple(input_shape) + (self.d_model,)
+    def build(self, token_ids_shape, encoder_output_shape=None):
+        # Keras matches build's argument names to call's: token_ids → token_ids_shape.
+        self.embedding.build(token_ids_shape)
+        hidden_shape = tuple(token_ids_shape) + (self.d_model,)
         for block in self.blocks:
             block.build(hidden_shape, encoder_output_shape or hidden_shape)
         if self.final_norm is not None:
@@ -107,8 +108,6 @@ class Decoder(keras.layers.Layer):
             results += (all_weights,)
         return results[0] if len(results) == 1 else results
 
-    def compute_output_shape(self, input_shape, encoder_output_shape=None):
-        return tuple(input_shape) + (self.d_model,)
 
     def get_config(self):
         config = super().get_config()

@@ -71,13 +71,14 @@ class DecoderBlock(keras.layers.Layer):
         self.feed_forward_residual_dropout = keras.layers.Dropout(
             dropout_rate, name="feed_forward_residual_dropout")
 
-    def build(self, input_shape, encoder_output_shape=None):
-        encoder_output_shape = encoder_output_shape or input_shape
-        self.self_attention.build(input_shape)
-        self.cross_attention.build(input_shape, encoder_output_shape)
+    def build(self, x_shape, encoder_output_shape=None):
+        # Keras matches build's argument names to call's: x → x_shape.
+        encoder_output_shape = encoder_output_shape or x_shape
+        self.self_attention.build(x_shape)
+        self.cross_attention.build(x_shape, encoder_output_shape)
         for layer in (self.self_attention_norm, self.cross_attention_norm,
                       self.feed_forward, self.feed_forward_norm):
-            layer.build(input_shape)
+            layer.build(x_shape)
 
     def call(self, x, encoder_output=None, self_attention_mask=None, cross_attention_mask=None,
              training=None, self_attention_cache=None, cache_update_index=None,
@@ -122,8 +123,6 @@ class DecoderBlock(keras.layers.Layer):
             results += ({"self": self_weights, "cross": cross_weights},)
         return results[0] if len(results) == 1 else results
 
-    def compute_output_shape(self, input_shape, encoder_output_shape=None):
-        return input_shape
 
     def get_config(self):
         config = super().get_config()

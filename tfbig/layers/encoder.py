@@ -76,8 +76,6 @@ class Encoder(keras.layers.Layer):
             x = self.final_norm(x)
         return (x, all_weights) if return_attention_scores else x
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape) + (self.d_model,)
 
     def get_config(self):
         config = super().get_config()

@@ -91,8 +91,6 @@ class EncoderBlock(keras.layers.Layer):
             x = self.feed_forward_norm(x)
         return (x, weights) if return_attention_scores else x
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         config = super().get_config()

@@ -135,8 +135,6 @@ class MultiHeadAttention(keras.layers.Layer):
             results += (weights,)
         return results[0] if len(results) == 1 else results
 
-    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
-        return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
 
     def get_config(self):
         config = super().get_config()
