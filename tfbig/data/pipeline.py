@@ -32,11 +32,19 @@ The translation pipeline below predates the others and keeps its own, batch-firs
 import tensorflow as tf
 
 from tfbig.data.augment_text import text_augmenter
-from tfbig.data.batching import (AUGMENT, AUTOTUNE, add_start_end, example_seed,  # noqa: F401
+from tfbig.data.batching import (AUGMENT, AUTOTUNE, add_cls_sep, add_start_end, example_seed,
                                  resolve_seed, to_fixed_length)
-from tfbig.data.pipeline_image import decode_image, image_dataset  # noqa: F401
-from tfbig.data.pipeline_text import (classification_dataset,  # noqa: F401
-                                      language_model_dataset, masked_lm_dataset)
+from tfbig.data.pipeline_image import decode_image, image_dataset
+from tfbig.data.pipeline_text import (classification_dataset, label_ids_from,
+                                      language_model_dataset, masked_lm_dataset,
+                                      next_token_windows)
+
+__all__ = [
+    "AUTOTUNE", "add_cls_sep", "add_start_end", "classification_dataset", "decode_image",
+    "encode_translation_batch", "image_dataset", "label_ids_from", "language_model_dataset",
+    "longest_tokenized", "masked_lm_dataset", "next_token_windows", "to_fixed_length",
+    "translation_dataset",
+]
 
 
 def encode_translation_batch(sources, targets, source_tokenizer, target_tokenizer,
@@ -78,7 +86,7 @@ def translation_dataset(pairs, source_tokenizer, target_tokenizer, *, batch_size
             example is augmented with its own ``example_seed`` (see ``batching``), the rows
             of a batch one by one, so the result does not depend on the batch size.
     """
-    seed, deterministic = resolve_seed(seed)
+    seed, deterministic = resolve_seed(seed, shuffle)
     augment = None if augment is None else text_augmenter(augment, source_tokenizer.vocab_size)
     sources = [source for source, _ in pairs]
     targets = [target for _, target in pairs]

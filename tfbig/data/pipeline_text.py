@@ -18,9 +18,10 @@ import tensorflow as tf
 
 from tfbig.data.augment_text import text_augmenter
 from tfbig.data.batching import (AUGMENT, AUTOTUNE, MASKING, TOKENIZE_CHUNK, add_cls_sep,
-                                 add_start_end, cache_dataset, check_batching, example_seed, finish,
-                                 pad_batches, resolve_seed, shuffle_keyed, tokenize_in_chunks)
-from tfbig.data.masking import mask_tokens
+                                 add_start_end, cache_dataset, check_batching, example_seed,
+                                 finish, pad_batches, resolve_seed, shuffle_keyed,
+                                 tokenize_in_chunks, traced_tokenize)
+from tfbig.data.masking import check_rate, check_vocab_size, mask_tokens
 from tfbig.errors import TfbigError
 
 
@@ -84,12 +85,13 @@ def classification_dataset(examples, tokenizer, label_ids, *, batch_size, sequen
             prefix (a ``str``), or not at all (``False``).
     """
     check_batching(batch_size, sequence_length, 3)
-    seed, deterministic = resolve_seed(seed)
+    seed, deterministic = resolve_seed(seed, shuffle)
     augment = None if augment is None else text_augmenter(augment, tokenizer.vocab_size)
+    tokenize = traced_tokenize(tokenizer)
     texts, labels = _texts_and_labels(examples, label_ids)
     dataset = tf.data.Dataset.from_tensor_slices((texts, tf.constant(labels, tf.int32)))
     dataset = tokenize_in_chunks(
-        dataset, lambda text, label: (add_cls_sep(tokenizer.tokenize(text),
+        dataset, lambda text, label: (add_cls_sep(tokenize(text),
                                                   sequence_length - 2), label))
     dataset = cache_dataset(dataset, cache)
     dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed,
@@ -154,13 +156,14 @@ def language_model_dataset(texts, tokenizer, *, batch_size, sequence_length, pac
             ``classification_dataset`` (windows are shuffled; nothing here is random).
     """
     check_batching(batch_size, sequence_length, 1)
-    seed, deterministic = resolve_seed(seed)
+    seed, deterministic = resolve_seed(seed, shuffle)
     texts = list(texts)
     if not texts:
         raise TfbigError("no texts: expected a non-empty list of strings")
+    tokenize = traced_tokenize(tokenizer)
 
     def windows(chunk):
-        framed = add_start_end(tokenizer.tokenize(chunk), None)  # [chunk, (n + 1)]
+        framed = add_start_end(tokenize(chunk), None)  # [chunk, (n + 1)]
         if pack:
             stream = framed.flat_values
             framed = tf.RaggedTensor.from_row_lengths(stream, tf.shape(stream, tf.int64)[:1])
@@ -195,16 +198,16 @@ def masked_lm_dataset(texts, tokenizer, *, batch_size, sequence_length, mask_rat
             ``classification_dataset``.
     """
     check_batching(batch_size, sequence_length, 3)
-    seed, deterministic = resolve_seed(seed)
+    seed, deterministic = resolve_seed(seed, shuffle)
     texts = list(texts)
     if not texts:
         raise TfbigError("no texts: expected a non-empty list of strings")
-    vocab_size = tokenizer.vocab_size
-    mask_tokens(tf.zeros([1], tf.int32), [0, 0], vocab_size=vocab_size,
-                mask_rate=mask_rate)  # checks the arguments now, not inside tf.data
+    vocab_size, tokenize = tokenizer.vocab_size, traced_tokenize(tokenizer)
+    check_rate("mask_rate", mask_rate)  # now, not at the first batch inside tf.data
+    check_vocab_size(vocab_size)
     dataset = tf.data.Dataset.from_tensor_slices(texts)
     dataset = tokenize_in_chunks(
-        dataset, lambda text: add_cls_sep(tokenizer.tokenize(text), sequence_length - 2))
+        dataset, lambda text: add_cls_sep(tokenize(text), sequence_length - 2))
     dataset = cache_dataset(dataset, cache)
     dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed,
                             buffer_size=min(len(texts), shuffle_buffer), repeat=repeat)
