@@ -105,17 +105,10 @@ def test_sampling_different_seeds_differ(model, sampled):
     assert not np.array_equal(sample(model, seed=12), sampled)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: generate() caches one SeedGenerator per option set, so a second call with the same "
-    "seed continues its random state instead of restarting it"))
 def test_sampling_same_seed_twice_gives_the_same_tokens(model, sampled):
     np.testing.assert_array_equal(sample(model, seed=11), sampled)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: the uncached encoder-decoder step re-runs the decoder with "
-    "decoder_self_attention_mask(tokens), which treats a generated id 0 as padding and hides "
-    "it, while the cached step attends to it: the paths differ once a model emits PAD"))
 def test_cached_equals_uncached_when_the_model_emits_padding():
     keras.utils.set_random_seed(3)
     source = np.array([[3, 4, 5, 1, 0, 0], [2, 3, 4, 5, 1, 2]], "int32")
@@ -130,10 +123,6 @@ def test_cached_equals_uncached_when_the_model_emits_padding():
                                   cached)
 
 
-@pytest.mark.xfail(strict=True, raises=tf.errors.InvalidArgumentError, reason=(
-    "BUG: generate() checks max_new_tokens against max_sequence_length for decoder-only "
-    "models only; for the Transformer, more tokens than its max_length fail deep inside the "
-    "compiled loop (InvalidArgumentError in the position-table slice) instead of TfbigError"))
 def test_more_tokens_than_max_length_is_a_tfbig_error(model):
     with pytest.raises(TfbigError, match="max_length"):
         generate(model, SOURCE, model.max_length + 1, START)

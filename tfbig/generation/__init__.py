@@ -80,20 +80,12 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
     if len(source_ids.shape) != 2:
         raise TfbigError(f"source_ids must be [batch, length] token ids, received shape "
                          f"{tuple(source_ids.shape)}")
-    prompt_width = None
-    if is_decoder_only(model):
-        # The prompt's width fixes the cache size, so it is part of the compiled function.
-        prompt_width = int(source_ids.shape[1])
-        context = getattr(model, "max_sequence_length", None)
-        if context is not None and max(prompt_width, 1) + max_new_tokens - 1 > context:
-            raise TfbigError(
-                f"prompt length {prompt_width} + max_new_tokens {max_new_tokens} - 1 exceeds "
-                f"the model's max_sequence_length ({context}); shorten the prompt or generate "
-                f"fewer tokens")
+    prompt_width = _check_lengths(model, source_ids, max_new_tokens)
     options = (max_new_tokens, start_id, end_id, method, float(temperature), int(top_k),
                float(top_p), seed, int(beam_size), float(length_penalty), bool(use_cache),
                bool(jit_compile), prompt_width)
     cache = model.__dict__.setdefault("_tfbig_generate_functions", {})
+    seeds = model.__dict__.setdefault("_tfbig_generate_seeds", {})
     if options not in cache:
         if not model.built:
             _build(model, source_ids, max_new_tokens)
@@ -107,6 +99,7 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
         else:
             # The random state lives outside the compiled loop (a variable made once).
             seed_generator = keras.random.SeedGenerator(seed) if method == "sample" else None
+            seeds[options] = seed_generator
 
             def pick(logits):
                 return next_token(logits, method, seed_generator, temperature, top_k, top_p)
@@ -116,7 +109,32 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
                                    prompt_width)
                 return sampling_loop(decoding, max_new_tokens, end_id, pick)
         cache[options] = _compile(function, jit_compile)
+    if seed is not None and seeds.get(options) is not None:
+        # Same seed, same tokens: restart the random state the last call advanced.
+        state = seeds[options].state
+        state.assign(ops.convert_to_tensor([seed, 0], dtype=state.dtype))
     return cache[options](source_ids)
+
+
+def _check_lengths(model, source_ids, max_new_tokens):
+    """Raise :class:`TfbigError` where the position tables are too short; for a decoder-only
+    model return the prompt width (it fixes the cache size, so the compiled function's)."""
+    if not is_decoder_only(model):
+        max_length = getattr(model, "max_length", None)  # the Transformer's position table
+        if max_length is not None and max(max_new_tokens, source_ids.shape[1]) > max_length:
+            raise TfbigError(
+                f"max_new_tokens {max_new_tokens} and the source length "
+                f"{source_ids.shape[1]} must be <= the model's max_length ({max_length}); "
+                f"generate fewer tokens or shorten the source")
+        return None
+    prompt_width = int(source_ids.shape[1])
+    context = getattr(model, "max_sequence_length", None)
+    if context is not None and max(prompt_width, 1) + max_new_tokens - 1 > context:
+        raise TfbigError(
+            f"prompt length {prompt_width} + max_new_tokens {max_new_tokens} - 1 exceeds "
+            f"the model's max_sequence_length ({context}); shorten the prompt or generate "
+            f"fewer tokens")
+    return prompt_width
 
 
 def _build(model, source_ids, max_new_tokens):

@@ -75,10 +75,14 @@ def _encoder_decoder(model, source_ids, max_new_tokens, start_id, use_cache):
     encoder_output = model.encode(source_ids, training=False)
     cross_mask = masks.key_padding_mask(source_ids)  # (B, 1, T_s)
     if not use_cache:
+        causal = masks.causal_mask(max_new_tokens)[None]  # (1, N, N)
+
         def step(state, tokens, t):
-            hidden = decoder(tokens[:, :max_new_tokens], encoder_output,
-                             cross_attention_mask=cross_mask)
-            return model.logits(ops.take(hidden, t, axis=1)), state  # position t → t + 1
+            # The whole prefix again, with a causal-only mask: a generated id 0 is a token
+            # here, as it is in the cache. Later (still empty) slots are hidden by it.
+            x = decoder(tokens[:, :max_new_tokens], encoder_output,
+                        cross_attention_mask=cross_mask, self_attention_mask=causal)
+            return model.logits(ops.take(x, t, axis=1)), state  # position t → t + 1
         return Decoding(tokens, first_new, num_steps, (), step)
 
     cross_caches = [block.cross_attention.project_key_value(encoder_output)

@@ -60,8 +60,11 @@ def beam_loop(decoding, beam_size, max_new_tokens, end_id, alpha):
         if end_id is not None:
             new_done = ops.logical_or(new_done, ops.equal(token, end_id))
 
-        # Rows still reading their prompt (decoder-only models) keep their beams as they are.
-        forced = (t + 1 < first_new)[:, None]  # (B, 1)
+        # Rows still reading their prompt, or past their last new token (decoder-only models
+        # with prompts of different lengths), keep their beams as they are.
+        position = t + 1
+        forced = ops.logical_or(position < first_new,
+                                position >= first_new + max_new_tokens)[:, None]  # (B, 1)
         parent = ops.where(forced, ops.arange(k)[None], parent)
         scores = ops.where(forced, scores, new_scores)
         lengths = ops.where(forced, lengths, new_lengths)
@@ -71,9 +74,9 @@ def beam_loop(decoding, beam_size, max_new_tokens, end_id, alpha):
         rows = ops.reshape(ops.arange(batch)[:, None] * k + parent, (-1,))  # (B*K,)
         tokens = ops.take(tokens, rows, axis=0)
         state = tuple(ops.take(s, rows, axis=0) for s in state)
-        prompt_token = ops.reshape(ops.take(tokens, t + 1, axis=1), (batch, k))
-        token = ops.where(forced, prompt_token, token)  # (B, K)
-        tokens = ops.slice_update(tokens, (0, t + 1), ops.reshape(token, (-1, 1)))
+        kept_token = ops.reshape(ops.take(tokens, position, axis=1), (batch, k))
+        token = ops.where(forced, kept_token, token)  # (B, K)
+        tokens = ops.slice_update(tokens, (0, position), ops.reshape(token, (-1, 1)))
         return t + 1, tokens, scores, lengths, done, state
 
     loop_state = (ops.convert_to_tensor(0, "int32"), tokens, scores, lengths, done, state)

@@ -33,6 +33,8 @@ class BertEmbedding(keras.layers.Layer):
         >>> layer = BertEmbedding(vocabulary_size=10, hidden_dim=8, max_sequence_length=16)
         >>> tuple(layer(np.array([[4, 7, 5, 0]])).shape)
         (1, 4, 8)
+
+    Reference: Devlin et al. 2018, figure 2, https://arxiv.org/abs/1810.04805
     """
 
     def __init__(self, vocabulary_size, hidden_dim, max_sequence_length=512, num_segments=2,
@@ -57,11 +59,11 @@ class BertEmbedding(keras.layers.Layer):
             epsilon=layer_norm_epsilon, name="embedding_norm", dtype=self.dtype_policy)
         self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
 
-    def build(self, input_shape, segment_ids_shape=None):
-        self.token_embedding.build(input_shape)
-        self.segment_embedding.build(input_shape)
+    def build(self, token_ids_shape, segment_ids_shape=None):
+        self.token_embedding.build(token_ids_shape)
+        self.segment_embedding.build(token_ids_shape)
         self.position_embedding.build((self.max_sequence_length,))
-        self.embedding_norm.build(tuple(input_shape) + (self.hidden_dim,))
+        self.embedding_norm.build(tuple(token_ids_shape) + (self.hidden_dim,))
 
     def call(self, token_ids, segment_ids=None, training=None):
         if segment_ids is None:
@@ -72,8 +74,8 @@ class BertEmbedding(keras.layers.Layer):
         x = x + self.position_embedding(ops.arange(length))[None]  # (1, T, H)
         return self.embedding_dropout(self.embedding_norm(x), training=training)
 
-    def compute_output_shape(self, input_shape, segment_ids_shape=None):
-        return tuple(input_shape) + (self.hidden_dim,)
+    def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
+        return tuple(token_ids_shape) + (self.hidden_dim,)
 
     def get_config(self):
         config = super().get_config()

@@ -39,6 +39,8 @@ class CausalBlock(EncoderBlock):
         >>> x = np.ones((1, 4, 8), "float32")
         >>> tuple(block(x, attention_mask=masks.causal_mask(4)[None]).shape)
         (1, 4, 8)
+
+    Reference: Radford et al. 2019 (GPT-2), https://openai.com/research/better-language-models
     """
 
     def call(self, x, attention_mask=None, training=None, cache=None, cache_update_index=None,

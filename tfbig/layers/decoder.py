@@ -23,6 +23,8 @@ class Decoder(keras.layers.Layer):
             attention cache per layer (a list), written at ``start_index``.
         cross_attention_caches: one precomputed cross-attention cache per layer.
         start_index: position of ``token_ids[:, 0]`` in the whole target sequence.
+        self_attention_mask: replaces the default causal + padding mask (generation
+            without a cache uses a causal-only mask: a generated id 0 is a token there).
 
     Returns ``x``, or ``(x, new_caches)`` when ``caches`` is given; attention weights are
     appended (a list of per-layer dicts) when ``return_attention_scores``.
@@ -71,10 +73,12 @@ class Decoder(keras.layers.Layer):
 
     def call(self, token_ids, encoder_output=None, cross_attention_mask=None, training=None,
              caches=None, cross_attention_caches=None, start_index=0,
-             return_attention_scores=False):
+             self_attention_mask=None, return_attention_scores=False):
         x = self.embedding(token_ids, start_index=start_index)
         x = self.embedding_dropout(x, training=training)
-        if caches is None:
+        if self_attention_mask is not None:
+            self_mask = self_attention_mask  # the caller's (e.g. causal only, no padding)
+        elif caches is None:
             self_mask = masks.decoder_self_attention_mask(token_ids)  # (B, T_t, T_t)
         else:
             # Queries are positions start_index.. of a cache of T_max slots: each sees the

@@ -37,6 +37,8 @@ class PatchEmbedding(keras.layers.Layer):
         >>> layer = PatchEmbedding(image_size=8, patch_size=4, hidden_dim=16)
         >>> tuple(layer(np.zeros((2, 8, 8, 3), "float32")).shape)  # 1 + (8/4)**2 rows
         (2, 5, 16)
+
+    Reference: Dosovitskiy et al. 2020, equation 1, https://arxiv.org/abs/2010.11929
     """
 
     def __init__(self, image_size, patch_size, hidden_dim, channels=3, **kwargs):

@@ -11,8 +11,8 @@ import keras
 from keras import ops
 
 from tfbig.errors import TfbigError
-from tfbig.models.bert_encoder import (  # noqa: F401 (BertEncoder: Example)
-    BertEncoder, token_ids_shape, unpack_text_inputs)
+from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
+from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
 POOLINGS = ("cls", "mean")
 
@@ -44,6 +44,8 @@ class BertClassifier(keras.Model):
         ...                 "padding_mask": np.array([[1, 1, 1, 0]], bool)})
         >>> tuple(logits.shape)
         (1, 3)
+
+    Reference: Devlin et al. 2018, section 4.1, https://arxiv.org/abs/1810.04805
     """
 
     def __init__(self, encoder, num_classes, pooling="cls", dropout=0.1, **kwargs):

@@ -29,37 +29,7 @@ from keras import ops
 from tfbig.errors import TfbigError
 from tfbig.layers.bert_embedding import BertEmbedding
 from tfbig.layers.encoder_block import EncoderBlock
-
-
-def unpack_text_inputs(inputs):
-    """``{"token_ids", "padding_mask"[, "segment_ids"]}`` → the three tensors.
-
-    A bare ``token_ids`` tensor is accepted too: its padding mask is ``token_ids != 0``.
-    ``segment_ids`` is ``None`` when absent.
-    """
-    if not isinstance(inputs, dict):
-        token_ids = ops.convert_to_tensor(inputs)
-        return token_ids, ops.not_equal(token_ids, 0), None
-    _check_keys(inputs)
-    token_ids = inputs["token_ids"]
-    padding_mask = inputs.get("padding_mask")
-    if padding_mask is None:
-        padding_mask = ops.not_equal(token_ids, 0)
-    return token_ids, ops.cast(padding_mask, "bool"), inputs.get("segment_ids")
-
-
-def _check_keys(inputs):
-    if "token_ids" not in inputs:
-        raise TfbigError(f"inputs must hold 'token_ids' (and 'padding_mask'); received keys "
-                         f"{sorted(inputs)}")
-
-
-def token_ids_shape(input_shape):
-    """The ``token_ids`` shape out of a (possibly dict) input shape."""
-    if isinstance(input_shape, dict):
-        _check_keys(input_shape)
-        input_shape = input_shape["token_ids"]
-    return tuple(input_shape)
+from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -92,6 +62,8 @@ class BertEncoder(keras.Model):
         ...                    "padding_mask": np.array([[1, 1, 1, 0]], bool)})
         >>> tuple(outputs["sequence_output"].shape), tuple(outputs["pooled_output"].shape)
         ((1, 4, 8), (1, 8))
+
+    Reference: Devlin et al. 2018, https://arxiv.org/abs/1810.04805
     """
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,

@@ -12,7 +12,8 @@ https://arxiv.org/abs/1810.04805
 import keras
 from keras import ops
 
-from tfbig.models.bert_encoder import BertEncoder, token_ids_shape  # noqa: F401 (Example)
+from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
+from tfbig.models.text_inputs import token_ids_shape
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -35,6 +36,8 @@ class BertMaskedLM(keras.Model):
         ...                 "padding_mask": np.ones((1, 4), bool)})
         >>> tuple(logits.shape)
         (1, 4, 50)
+
+    Reference: Devlin et al. 2018, section 3.1, https://arxiv.org/abs/1810.04805
     """
 
     def __init__(self, encoder, **kwargs):

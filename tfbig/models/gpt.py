@@ -6,8 +6,7 @@
 ``call`` scores whole sequences (training); ``call_with_cache`` advances a key/value cache
 by a few tokens (generation, see :func:`tfbig.generation.generate`).
 
-References: Radford et al. 2019 (GPT-2),
-https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf;
+References: Radford et al. 2019 (GPT-2), https://openai.com/research/better-language-models;
 Karpathy's nanoGPT, https://github.com/karpathy/nanoGPT
 """
 
@@ -47,6 +46,8 @@ class GPT(keras.Model):
         ...             intermediate_dim=16)
         >>> tuple(model(np.array([[7, 8, 9, 0]], "int32")).shape)
         (1, 4, 40)
+
+    Reference: Radford et al. 2019 (GPT-2), https://openai.com/research/better-language-models
     """
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,

@@ -1,6 +1,7 @@
 """A small convolutional image classifier (VGG-style stages with batch normalisation).
 
-    images 0..255 → Rescaling(1/255) → per stage: Conv 3×3 → BatchNorm → ReLU → MaxPool 2×2
+    images 0..255 → Rescaling(1/255)
+    → per stage: Conv 3×3 → BatchNorm → ReLU → MaxPool 2×2
     → global average pooling → dropout → Dense(num_classes)
 
 References: Simonyan & Zisserman 2014, https://arxiv.org/abs/1409.1556;
@@ -29,6 +30,8 @@ class ImageCNN(keras.Model):
         >>> model = ImageCNN(num_classes=3, image_size=16, filters=(4, 8))
         >>> tuple(model(np.zeros((2, 16, 16, 3), "float32")).shape)
         (2, 3)
+
+    Reference: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167
     """
 
     def __init__(self, num_classes, image_size, channels=3, filters=(32, 64, 128),

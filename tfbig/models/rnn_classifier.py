@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from tfbig.layers.recurrent import check_cell, recurrent_layer
-from tfbig.models.bert_encoder import token_ids_shape, unpack_text_inputs
+from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -34,6 +34,8 @@ class RNNClassifier(keras.Model):
         ...                 "padding_mask": np.array([[1, 1, 1, 0]], bool)})
         >>> tuple(logits.shape)
         (1, 2)
+
+    Reference: Schuster & Paliwal 1997, https://doi.org/10.1109/78.650093
     """
 
     def __init__(self, vocabulary_size, num_classes, embedding_dim=128, units=128,

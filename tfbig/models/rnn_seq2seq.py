@@ -45,6 +45,8 @@ class RNNSeq2Seq(keras.Model):
         >>> logits = model((np.array([[5, 6, 7, 0]]), np.array([[2, 8, 9]])))
         >>> tuple(logits.shape)
         (1, 3, 30)
+
+    Reference: Luong et al. 2015, https://arxiv.org/abs/1508.04025
     """
 
     def __init__(self, input_vocab_size, target_vocab_size, embedding_dim=128, units=256,

@@ -12,7 +12,7 @@ https://arxiv.org/abs/1408.5882
 import keras
 from keras import ops
 
-from tfbig.models.bert_encoder import token_ids_shape, unpack_text_inputs
+from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -34,6 +34,8 @@ class TextCNN(keras.Model):
         ...                 "padding_mask": np.array([[1, 1, 1, 0]], bool)})
         >>> tuple(logits.shape)
         (1, 2)
+
+    Reference: Kim 2014, https://arxiv.org/abs/1408.5882
     """
 
     def __init__(self, vocabulary_size, num_classes, embedding_dim=128, filters=100,

@@ -36,6 +36,8 @@ class ViT(keras.Model):
         ...             num_heads=2, hidden_dim=8, intermediate_dim=16)
         >>> tuple(model(np.zeros((2, 8, 8, 3), "float32")).shape)
         (2, 3)
+
+    Reference: Dosovitskiy et al. 2020, https://arxiv.org/abs/2010.11929
     """
 
     def __init__(self, num_classes, image_size, patch_size, num_layers, num_heads, hidden_dim,

@@ -120,6 +120,9 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
                                                 total_steps),
                       loss=loss, metrics=metrics, jit_compile=config.train.jit_compile,
                       steps_per_execution=config.train.steps_per_execution)
+        # Create the optimizer's slots now: created inside the first traced train step
+        # they make its tracing several times slower.
+        model.optimizer.build(model.trainable_variables)
     log(f"model: {config.model_name}, {model.count_params():,} parameters")
 
     throughput = ThroughputLogger(task.tokens_per_step())
