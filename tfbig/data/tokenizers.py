@@ -9,6 +9,8 @@ This is the front door; the pieces live beside it:
                            ``vocabulary``, ``vocab_size``, ``save``, ``pad_id`` …)
 - ``char_tokenizer``       ``CharTokenizer``: one token per character
 - ``wordpiece_tokenizer``  ``WordPieceTokenizer``: BERT-style subwords
+- ``sentencepiece_tokenizer``  ``SentencePieceTokenizer``: SentencePiece subwords (unigram or
+                           BPE), exact round trip; learning needs ``pip install sentencepiece``
 
 Example:
     >>> tokenizer = learn_tokenizer("char", ["hello world"], vocab_size=100)
@@ -26,6 +28,9 @@ import pathlib
 
 from tfbig.data.base_tokenizer import CONFIG_FILE, VOCAB_FILE, Tokenizer
 from tfbig.data.char_tokenizer import CharTokenizer, learn_char_vocabulary
+from tfbig.data.sentencepiece_tokenizer import (SentencePieceTokenizer,
+                                                learn_sentencepiece_model,
+                                                load_sentencepiece_tokenizer)
 from tfbig.data.special_tokens import (CLS_ID, END_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID,
                                        SEP_ID, SPECIAL_TOKENS, START_ID, UNK_ID)
 from tfbig.data.text_normalization import check_normalization_form, normalize_text
@@ -34,41 +39,46 @@ from tfbig.errors import TfbigError
 
 __all__ = [
     "CLS_ID", "END_ID", "MASK_ID", "NUM_SPECIAL_TOKENS", "PAD_ID", "SEP_ID", "SPECIAL_TOKENS",
-    "START_ID", "UNK_ID", "TOKENIZER_KINDS", "CharTokenizer", "Tokenizer",
-    "WordPieceTokenizer", "learn_tokenizer", "load_tokenizer",
+    "START_ID", "UNK_ID", "TOKENIZER_KINDS", "CharTokenizer", "SentencePieceTokenizer",
+    "Tokenizer", "WordPieceTokenizer", "learn_tokenizer", "load_tokenizer",
 ]
 
-# kind -> (class, vocabulary learner)
+# kind -> (class, learner of what the class is built from: a vocabulary; SentencePiece: a model)
 TOKENIZER_KINDS = {
     CharTokenizer.kind: (CharTokenizer, learn_char_vocabulary),
     WordPieceTokenizer.kind: (WordPieceTokenizer, learn_wordpiece_vocabulary),
+    SentencePieceTokenizer.kind: (SentencePieceTokenizer, learn_sentencepiece_model),
 }
 
 _BATCH_SIZE = 1024  # texts normalised per TensorFlow call while learning
 
 
 def learn_tokenizer(kind, texts, *, vocab_size=8000, lower_case=False, strip_accents=False,
-                    normalization="NFKC", min_count=None):
+                    normalization="NFKC", min_count=None, model_type=None):
     """Learn a tokenizer's vocabulary from a corpus.
 
-    The corpus is streamed once, in batches, so it may be larger than memory. Each text is
-    normalised with the given options (the same the tokenizer then applies), and counted.
+    The corpus is streamed once, in batches, so it may be larger than memory (except for
+    ``"sentencepiece"``, whose trainer holds the texts). Each text is normalised with the
+    given options (the same the tokenizer then applies), and counted.
 
     Args:
-        kind: ``"char"`` or ``"wordpiece"``.
+        kind: ``"char"``, ``"wordpiece"`` or ``"sentencepiece"``.
         texts: an iterable of ``str`` (a list, a generator over a file's lines, ...).
         vocab_size: the largest vocabulary wanted, the 7 special tokens included. The
             result can be smaller when the corpus has fewer distinct tokens.
         lower_case, strip_accents, normalization: see ``normalize_text``.
         min_count: drop tokens seen fewer times than this (``None``: keep every token that
-            fits in ``vocab_size``).
+            fits in ``vocab_size``). Not supported by ``"sentencepiece"``.
+        model_type: ``"sentencepiece"`` only: ``"unigram"`` (``None``: the default) or
+            ``"bpe"``.
 
     Returns:
-        A ``CharTokenizer`` or ``WordPieceTokenizer``.
+        A ``CharTokenizer``, ``WordPieceTokenizer`` or ``SentencePieceTokenizer``.
 
     Raises:
         TfbigError: unknown ``kind``, ``vocab_size`` too small, ``texts`` not strings or
-            empty, invalid ``normalization``.
+            empty, invalid ``normalization``, ``model_type`` for another kind;
+            ``"sentencepiece"`` without the ``sentencepiece`` package installed.
     """
     if kind not in TOKENIZER_KINDS:
         raise TfbigError(f"unknown tokenizer kind {kind!r}; valid kinds: "
@@ -79,16 +89,20 @@ def learn_tokenizer(kind, texts, *, vocab_size=8000, lower_case=False, strip_acc
                          f"{vocab_size!r}")
     if min_count is not None and (not isinstance(min_count, int) or min_count < 1):
         raise TfbigError(f"min_count must be None or an int >= 1, got {min_count!r}")
+    if model_type is not None and kind != SentencePieceTokenizer.kind:
+        raise TfbigError(f"model_type is only for kind='sentencepiece', got kind={kind!r}; "
+                         "leave model_type None")
     check_normalization_form(normalization)
     options = dict(normalization=normalization, lower_case=lower_case,
                    strip_accents=strip_accents)
-    tokenizer_class, learn_vocabulary = TOKENIZER_KINDS[kind]
+    tokenizer_class, learn = TOKENIZER_KINDS[kind]
     batches = _normalized_batches(texts, **options)
-    vocabulary = learn_vocabulary(batches, vocab_size, min_count)
-    if len(vocabulary) == NUM_SPECIAL_TOKENS:
+    extra = {} if model_type is None else {"model_type": model_type}
+    tokenizer = tokenizer_class(learn(batches, vocab_size, min_count, **extra), **options)
+    if tokenizer.vocab_size == NUM_SPECIAL_TOKENS:
         raise TfbigError(f"cannot learn a {kind} vocabulary: the texts are empty (or every "
                          "token is rarer than min_count)")
-    return tokenizer_class(vocabulary, **options)
+    return tokenizer
 
 
 def _normalized_batches(texts, *, normalization, lower_case, strip_accents):
@@ -114,7 +128,8 @@ def load_tokenizer(directory):
     """Load a tokenizer written by ``Tokenizer.save(directory)``.
 
     Args:
-        directory: the folder holding ``vocab.txt`` and ``tokenizer.json``.
+        directory: the folder holding ``vocab.txt`` and ``tokenizer.json`` (and, for
+            ``"sentencepiece"``, ``sentencepiece.model``).
 
     Returns:
         A tokenizer of the saved kind, with the saved vocabulary and options.
@@ -132,10 +147,11 @@ def load_tokenizer(directory):
         raise TfbigError(f"{directory / VOCAB_FILE} has {len(vocabulary)} tokens but "
                          f"{directory / CONFIG_FILE} says vocab_size={config['vocab_size']}")
     tokenizer_class, _ = TOKENIZER_KINDS[config["kind"]]
+    options = {key: config[key] for key in ("normalization", "lower_case", "strip_accents")}
     try:
-        return tokenizer_class(vocabulary, normalization=config["normalization"],
-                               lower_case=config["lower_case"],
-                               strip_accents=config["strip_accents"])
+        if tokenizer_class is SentencePieceTokenizer:  # built from its model file
+            return load_sentencepiece_tokenizer(directory, vocabulary, **options)
+        return tokenizer_class(vocabulary, **options)
     except TfbigError as error:
         raise TfbigError(f"{directory}: {error}") from None
 
