@@ -22,7 +22,7 @@ TASKS = ("translate", "classify", "lm", "mlm", "image")
 MODELS = ("transformer", "bert", "gpt", "rnn", "cnn", "vit")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-TOKENIZERS = ("auto", "char", "wordpiece")
+TOKENIZERS = ("auto", "char", "wordpiece", "sentencepiece")
 SCHEDULES = ("transformer", "constant", "linear", "cosine")
 
 # Named model sizes (nanoGPT-style table). A preset fills these fields; anything set
@@ -62,13 +62,18 @@ class DataConfig:
     validation_split: float = 0.1  # fraction held out for validation when val_path is ""
     test_split: float = 0.1  # fraction held out for the final test metrics
     skip_bad_lines: bool = False  # skip (and count) malformed lines instead of stopping
-    tokenizer: str = "auto"  # char | wordpiece | auto (char for translate, else wordpiece)
+    # char | wordpiece | sentencepiece | auto (char for translate, else wordpiece)
+    tokenizer: str = "auto"
     vocab_size: int = 8000  # largest vocabulary learnt from the training split
     lower_case: bool = False  # case-fold text (keeps accents unless strip_accents)
     strip_accents: bool = False  # remove combining accents after NFD
     max_source_length: int = 0  # source/input tokens kept; 0 = longest in the data
     max_target_length: int = 0  # target tokens kept incl. [START]/[END]; 0 = from data
     shuffle_buffer: int = 10000  # examples in the shuffle buffer
+    # Training-time augmentation rates by name, e.g. {delete_rate: 0.1, mask_rate: 0.05}
+    # (text: tfbig.data.augment_text.TextAugmentConfig; images: ImageAugmentConfig); {} = off
+    augment: dict = dataclasses.field(default_factory=dict)
+    image_size: int = 32  # image task: every image is resized to image_size × image_size
 
     def __post_init__(self):
         for name in ("validation_split", "test_split"):
@@ -82,6 +87,9 @@ class DataConfig:
             value = getattr(self, name)
             _check(value == 0 or value >= 3, f"data.{name}", value, "0 (auto) or >= 3")
         _check(self.shuffle_buffer >= 1, "data.shuffle_buffer", self.shuffle_buffer, ">= 1")
+        _check(self.image_size >= 4, "data.image_size", self.image_size, "an integer >= 4")
+        _check(all(isinstance(value, (int, float)) for value in self.augment.values()),
+               "data.augment", self.augment, "a mapping of augmentation names to rates")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,13 +106,14 @@ class ModelConfig:
     norm_first: bool = False  # pre-norm blocks instead of the paper's post-norm
     activation: str = "relu"  # feed-forward activation: relu (paper) | gelu
     tie_embeddings: bool = False  # logits from the target embedding matrix
+    patch_size: int = 4  # ViT: side of the square image patches; must divide data.image_size
 
     def __post_init__(self):
         if self.name:
             _check_choice("model.name", self.name, MODELS)
         if self.preset:
             _check_choice("model.preset", self.preset, tuple(PRESETS))
-        for name in ("num_layers", "d_model", "num_heads", "dff", "max_length"):
+        for name in ("num_layers", "d_model", "num_heads", "dff", "max_length", "patch_size"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, f"model.{name}", value,
                    "a positive integer")
@@ -126,7 +135,7 @@ def _divisor_near(number, target):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 20  # passes over the training data (or steps_per_epoch steps each)
+    epochs: int = 10  # passes over the training data (or steps_per_epoch steps each)
     steps_per_epoch: int = 0  # batches per epoch; 0 = the whole training split
     batch_size: int = 64  # global batch size (split across replicas)
     learning_rate: float = 1e-3  # peak learning rate; 0 = the paper's d_model^-0.5·warmup^-0.5
@@ -173,6 +182,8 @@ class RunConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     search_space: dict = dataclasses.field(default_factory=dict)  # for tfbig.tune
+    # Fine-tuning: where the weights came from ({source, path, method, lora_rank}); {} = none
+    pretrained: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         _check_choice("task", self.task, TASKS)
@@ -194,6 +205,7 @@ class RunConfig:
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+TOP_LEVEL = ("task", "search_space", "pretrained")
 # Train flags map onto these fields (e.g. --learning-rate → train.learning_rate).
 FLAG_FIELDS = {
     "task": "task", "model": "model.name", "data": "data.path", "val_data": "data.val_path",
@@ -233,11 +245,11 @@ def _flatten(mapping, source):
                 raise TfbigError(f"{source}: section {key!r} must be a mapping of fields")
             for field, field_value in value.items():
                 flat[f"{key}.{field}"] = field_value
-        elif key in ("task", "search_space"):
+        elif key in TOP_LEVEL:
             flat[key] = value
         else:
             raise TfbigError(f"{source}: unknown key {key!r}; valid top-level keys: task, "
-                             + ", ".join(SECTIONS) + ", search_space")
+                             + ", ".join(SECTIONS) + ", search_space, pretrained")
     return flat
 
 
@@ -251,7 +263,7 @@ def resolve(overrides, source="config"):
     top = {}
     for key, value in overrides.items():
         section, _, field = key.partition(".")
-        if key in ("task", "search_space"):
+        if key in TOP_LEVEL:
             top[key] = _coerce(key, value, str if key == "task" else dict)
         elif section in SECTIONS and field in hints[SECTIONS[section]]:
             values[section][field] = _coerce(key, value, hints[SECTIONS[section]][field])
@@ -269,6 +281,7 @@ def resolve(overrides, source="config"):
         model=ModelConfig(**values["model"]),
         train=TrainConfig(**values["train"]),
         search_space=top.get("search_space", {}),
+        pretrained=top.get("pretrained", {}),
     )
 
 

@@ -32,8 +32,10 @@ def main(argv):
 
     metrics, output_dir = evaluate_run(args.run, args.data, output_dir=args.output,
                                        skip_bad_lines=args.skip_bad_lines)
-    width = max(len(key) for key in metrics)
-    for key, value in metrics.items():
+    scalars = {key: value for key, value in metrics.items()
+               if isinstance(value, (int, float, str))}  # the rest is in metrics.json
+    width = max(len(key) for key in scalars)
+    for key, value in scalars.items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"{key:<{width}}  {shown}")
     print(f"{'written to':<{width}}  {output_dir}")

@@ -18,7 +18,8 @@ def load_model(path):
     import tfbig.training.metrics  # noqa: F401
     import tfbig.training.schedules  # noqa: F401
 
-    return keras.saving.load_model(path, safe_mode=True)
+    # compile=False: inference needs no optimizer state (and loads faster).
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
 def load_run(run_dir):

@@ -40,12 +40,15 @@ def print_summary(run_dir, summary):
     print(f"run folder: {run_dir}")
     for split in ("validation", "test"):
         if split in summary:
+            # Scalars only: per-class scores and matrices are in metrics.json.
             shown = ", ".join(f"{key} {value:.4f}" if isinstance(value, float) else
-                              f"{key} {value}" for key, value in summary[split].items())
+                              f"{key} {value}" for key, value in summary[split].items()
+                              if isinstance(value, (int, float)))
             print(f"{split}: {shown}")
     print(f"training: {summary['train_seconds']} s, "
           f"{summary['train_tokens_per_second']} tokens/s, "
-          f"{summary['parameters']:,} parameters")
+          f"{summary['parameters']:,} parameters ({summary['trainable_parameters']:,} "
+          f"trainable)")
     print(f"predict:  python -m tfbig.predict --run {run_dir} --input FILE")
     print(f"evaluate: python -m tfbig.evaluate --run {run_dir} --data FILE")
 

@@ -59,9 +59,16 @@ def history_epochs(run_dir):
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
-def test_run_folder_has_everything_the_contract_lists(dates_file, tmp_path):
-    run_dir = str(tmp_path / "run")
-    summary = train(tiny_config(dates_file), run_dir, verbose=0)
+@pytest.fixture(scope="module")
+def finished_run(dates_file, tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp("finished") / "run")
+    # With source-side augmentation on, so that path trains too.
+    config = tiny_config(dates_file, **{"data.augment": {"delete_rate": 0.05}})
+    return run_dir, train(config, run_dir, verbose=0)
+
+
+def test_run_folder_has_everything_the_contract_lists(finished_run):
+    run_dir, summary = finished_run
     for entry in ("config.json", "model.keras", "history.csv", "metrics.json",
                   "checkpoints/best.weights.h5", "checkpoints/last.weights.h5",
                   "tensorboard", "plots/history.png", "plots/learning_rate.png",
@@ -70,7 +77,9 @@ def test_run_folder_has_everything_the_contract_lists(dates_file, tmp_path):
     assert not os.path.exists(os.path.join(run_dir, "backup"))  # deleted after success
     saved = run_folder.read_json(os.path.join(run_dir, "metrics.json"))
     assert saved == summary
-    assert 0.0 <= saved["test"]["exact_match"] <= 1.0
+    for split in ("validation", "test"):
+        assert 0.0 <= saved[split]["exact_match"] <= 1.0
+        assert saved[split]["perplexity"] > 1.0
     assert saved["train_tokens_per_second"] > 0
     resolved = config_lib.from_dict(run_folder.read_json(os.path.join(run_dir, "config.json")))
     assert resolved.data.max_source_length > 0 and resolved.data.max_target_length > 0
@@ -122,3 +131,26 @@ def test_batch_larger_than_the_data_is_a_clear_error(dates_file, tmp_path):
     with pytest.raises(TfbigError, match=r"train\.batch_size=1000 is larger than the \d+ "
                                          r"training examples"):
         train(config, str(tmp_path / "run"), verbose=0)
+
+
+def test_evaluate_on_the_held_out_split_matches_metrics_json(finished_run, tmp_path):
+    from tfbig.evaluation.report import evaluate_run
+
+    run_dir, summary = finished_run
+    metrics, output_dir = evaluate_run(run_dir, output_dir=str(tmp_path / "eval"))
+    assert metrics["data"] == "test"
+    for key, value in summary["test"].items():
+        assert metrics[key] == pytest.approx(value, rel=1e-5), key
+    for name in ("metrics.json", "predictions.tsv", "worst_examples.tsv",
+                 "attention_cross.png"):
+        assert os.path.getsize(os.path.join(output_dir, name)) > 0
+    with open(os.path.join(output_dir, "predictions.tsv"), encoding="utf-8") as f:
+        assert sum(1 for _ in f) == summary["test"]["examples"] + 1  # header + one per example
+
+
+def test_augmentation_names_are_checked_before_training(dates_file, tmp_path):
+    config = tiny_config(dates_file, **{"data.augment": {"delete_rat": 0.1}})
+    with pytest.raises(TfbigError, match=r"unknown text augmentation 'delete_rat'; valid keys: "
+                                         r"delete_rate"):
+        train(config, str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run").exists()

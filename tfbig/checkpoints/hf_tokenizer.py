@@ -40,7 +40,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfbig.checkpoints.hf_files import (
-    CONFIG_FILE, SPECIAL_TOKENS_FILE, TOKENIZER_CONFIG_FILE, read_json, read_vocabulary)
+    CONFIG_FILE, SPECIAL_TOKENS_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE, read_json,
+    read_vocabulary)
 from tfbig.errors import TfbigError
 
 MAX_CHARS_PER_WORD = 100  # longer words are [UNK] (WordPiece's max_input_chars_per_word)
@@ -269,6 +270,25 @@ class HFBertTokenizer(tf.Module):
         text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
         text = tf.strings.regex_replace(text, " " + re.escape(SUFFIX_INDICATOR), "")
         return tf.strings.regex_replace(text, _NO_SPACE_BEFORE, r"\1")
+
+    def save(self, directory):
+        """Write ``vocab.txt`` and ``tokenizer_config.json`` (the Hugging Face files, so
+        ``from_folder`` and Hugging Face itself read them back); returns the folder."""
+        import json
+        import os
+        import pathlib
+
+        folder = pathlib.Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        options = {"do_lower_case": self.lower_case, "strip_accents": self.strip_accents,
+                   "tokenize_chinese_chars": self.tokenize_chinese_chars,
+                   "model_max_length": self.max_length, **self.special_tokens}
+        for name, text in ((VOCAB_FILE, "".join(f"{token}\n" for token in self._vocabulary)),
+                           (TOKENIZER_CONFIG_FILE, json.dumps(options, indent=2) + "\n")):
+            tmp = folder / f"{name}.tmp"
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, folder / name)
+        return folder
 
     def __repr__(self):
         return (f"HFBertTokenizer(vocab_size={self.vocab_size}, lower_case={self.lower_case}, "

@@ -55,9 +55,12 @@ def add_start_end(ragged_ids, max_tokens):
     return _frame(ragged_ids, START_ID, END_ID, max_tokens)
 
 
-def add_cls_sep(ragged_ids, max_tokens):
-    """``[CLS] + ids[:max_tokens] + [SEP]`` for every row of a ragged batch (BERT inputs)."""
-    return _frame(ragged_ids, CLS_ID, SEP_ID, max_tokens)
+def add_cls_sep(ragged_ids, max_tokens, cls_id=CLS_ID, sep_id=SEP_ID):
+    """``[CLS] + ids[:max_tokens] + [SEP]`` for every row of a ragged batch (BERT inputs).
+
+    The ids default to tfbig's; a Hugging Face vocabulary has its own (101/102 in BERT's).
+    """
+    return _frame(ragged_ids, cls_id, sep_id, max_tokens)
 
 
 _TRACED_TOKENIZE = weakref.WeakKeyDictionary()  # tokenizer -> its tf.function

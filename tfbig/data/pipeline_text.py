@@ -90,9 +90,10 @@ def classification_dataset(examples, tokenizer, label_ids, *, batch_size, sequen
     tokenize = traced_tokenize(tokenizer)
     texts, labels = _texts_and_labels(examples, label_ids)
     dataset = tf.data.Dataset.from_tensor_slices((texts, tf.constant(labels, tf.int32)))
+    cls_id, sep_id = tokenizer.cls_id, tokenizer.sep_id  # the tokenizer's own [CLS]/[SEP]
     dataset = tokenize_in_chunks(
-        dataset, lambda text, label: (add_cls_sep(tokenize(text),
-                                                  sequence_length - 2), label))
+        dataset, lambda text, label: (add_cls_sep(tokenize(text), sequence_length - 2,
+                                                  cls_id, sep_id), label))
     dataset = cache_dataset(dataset, cache)
     dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed,
                             buffer_size=min(len(texts), shuffle_buffer), repeat=repeat)

@@ -3,7 +3,7 @@
 The training loop (``tfbig.training.fit``), ``predict`` and ``evaluate`` only call these
 methods, in this order:
 
-    load_splits()                       read + split the data (no TensorFlow needed)
+    check_augment(), load_splits()      validate + read + split the data (no TensorFlow)
     learn_assets(train) / load_assets   tokenizers or label names, learnt from train only
     resolve_lengths(train) → config     fill data-dependent config fields (sequence lengths)
     save_assets(run_dir)
@@ -35,6 +35,14 @@ class Task:
             raise TfbigError(f"--model {config.model_name} cannot do the {self.name} task; "
                              f"use one of: {', '.join(self.models)}")
         self.config = config
+
+    def check_augment(self):
+        """Reject ``data.augment`` names the task does not know, before anything runs.
+
+        Tasks with augmentations override this with their own check."""
+        if self.config.data.augment:
+            raise TfbigError(f"data.augment: the {self.name} task has no augmentations; "
+                             f"remove data.augment")
 
     def read_examples(self, path, *, skip_bad_lines=False, report=None):
         """Every example of ``path`` in the task's shape (fails on the first bad line)."""

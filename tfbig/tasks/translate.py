@@ -30,6 +30,13 @@ class TranslateTask(Task):
         self.source_tokenizer = None
         self.target_tokenizer = None
 
+    def check_augment(self):
+        """Unknown augmentation names fail before training, naming the valid ones."""
+        from tfbig.data.augment_text import TextAugmentConfig
+
+        if self.config.data.augment:
+            TextAugmentConfig.from_dict(self.config.data.augment)
+
     def learn_assets(self, train_pairs):
         """Learn source and target vocabularies from the training split only."""
         from tfbig.data.tokenizers import learn_tokenizer
@@ -78,7 +85,8 @@ class TranslateTask(Task):
             batch_size=batch_size or train.batch_size, source_length=data.max_source_length,
             target_length=data.max_target_length, shuffle=training, seed=train.seed,
             shuffle_buffer=data.shuffle_buffer,
-            repeat=training and train.steps_per_epoch > 0, drop_remainder=training)
+            repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
+            augment=data.augment if training and data.augment else None)
 
     def tokens_per_step(self):
         """Decoder positions one train step processes (for tokens/s)."""
@@ -140,7 +148,7 @@ class TranslateTask(Task):
         import tensorflow as tf
         from keras import ops
 
-        @tf.function
+        @tf.function(autograph=False)  # plain tensor code: nothing to convert
         def per_example(inputs, targets):
             logits = model(inputs, training=False)
             mask = ops.cast(ops.not_equal(targets, 0), "float32")

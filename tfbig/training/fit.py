@@ -9,6 +9,7 @@ finished epoch (Keras' BackupAndRestore: weights, optimizer state, epoch).
 """
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -52,7 +53,7 @@ def _prepare_run_dir(config, run_dir, overwrite):
     return config, False
 
 
-def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
+def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start=None):
     """Train ``config`` into ``run_dir``; return the summary dict also saved as metrics.
 
     Args:
@@ -62,12 +63,17 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
         callbacks: extra Keras callbacks.
         verbose: Keras verbosity; default a progress bar on a terminal, a line per epoch
             otherwise.
+        start: a :class:`tfbig.training.finetune.PretrainedStart` to fine-tune from
+            pretrained weights (its tokenizer, its backbone, a method); None = scratch.
     """
     # Everything that can be wrong with the user's input is checked before TensorFlow is
     # imported and before the run folder is touched.
     from tfbig.tasks import get_task
 
+    if start is not None:
+        config = dataclasses.replace(config, pretrained=start.record)
     task = get_task(config)
+    task.check_augment()
     splits, report = task.load_splits()
     if report.skipped:
         log(f"skipped {report}")
@@ -79,6 +85,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
     task = get_task(config)
 
     import keras
+    import numpy as np
 
     from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
     from tfbig.training.distribute import get_strategy
@@ -91,7 +98,10 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
         task.load_assets(run_dir)
         log(f"resuming the interrupted run in {run_dir}")
     else:
-        task.learn_assets(splits["train"])
+        if start is not None:
+            start.adopt_assets(task, splits["train"])
+        else:
+            task.learn_assets(splits["train"])
         config = task.resolve_lengths(splits["train"])
         task.save_assets(run_dir)
     config.save(os.path.join(run_dir, run_folder.CONFIG))
@@ -114,23 +124,27 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
     total_steps = steps_per_epoch * config.train.epochs
 
     with strategy.scope():
-        model = task.build_model()
+        model = task.build_model() if start is None else start.build_model(task)
+        optimizer = build_optimizer(config.train, config.model.d_model, total_steps)
+        method_callbacks = [] if start is None else start.prepare(model, optimizer)
         loss, metrics = task.loss_and_metrics()
-        model.compile(optimizer=build_optimizer(config.train, config.model.d_model,
-                                                total_steps),
-                      loss=loss, metrics=metrics, jit_compile=config.train.jit_compile,
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                      jit_compile=config.train.jit_compile,
                       steps_per_execution=config.train.steps_per_execution)
         # Create the optimizer's slots now: created inside the first traced train step
         # they make its tracing several times slower.
-        model.optimizer.build(model.trainable_variables)
-    log(f"model: {config.model_name}, {model.count_params():,} parameters")
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    log(f"model: {config.model_name}, {model.count_params():,} parameters, "
+        f"{trainable:,} trainable")
 
     throughput = ThroughputLogger(task.tokens_per_step())
     monitor, mode = task.monitor
     all_callbacks = standard_callbacks(
         run_dir, monitor=monitor, mode=mode,
         early_stopping_patience=config.train.early_stopping_patience)
-    all_callbacks += [throughput, *callbacks]
+    all_callbacks += [throughput, *method_callbacks, *callbacks]
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
     started = time.perf_counter()
@@ -149,6 +163,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None):
         "train_seconds": round(seconds, 1),
         "train_tokens_per_second": round(throughput.steady_rate, 1),
         "parameters": int(model.count_params()),
+        "trainable_parameters": trainable,
     })
     run_folder.write_json(os.path.join(run_dir, run_folder.METRICS), summary)
     _write_plots(run_dir, config, total_steps)
