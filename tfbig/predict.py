@@ -14,8 +14,10 @@ def build_parser():
                                         "trained run.")
     parser.add_argument("--run", required=True, metavar="DIR", help="a finished run folder")
     parser.add_argument("--input", metavar="FILE", help="input lines (default: stdin)")
-    parser.add_argument("--decode", choices=("greedy", "sample"), default="greedy",
-                        help="decoding strategy for text outputs")
+    parser.add_argument("--decode", choices=("greedy", "beam", "sample"), default="greedy",
+                        help="decoding strategy for text outputs (translate, lm)")
+    parser.add_argument("--beam-size", type=int, default=4, metavar="N",
+                        help="beams kept with --decode beam")
     parser.add_argument("--max-length", type=int, metavar="N",
                         help="most tokens to generate (default: the run's target length)")
     parser.add_argument("--temperature", type=float, default=1.0)
@@ -51,6 +53,8 @@ def main(argv):
     require_run(args.run)
     if args.max_length is not None and args.max_length < 1:
         raise TfbigError(f"--max-length must be >= 1, received {args.max_length}")
+    if args.beam_size < 1:
+        raise TfbigError(f"--beam-size must be >= 1, received {args.beam_size}")
     if args.batch_size < 1:
         raise TfbigError(f"--batch-size must be >= 1, received {args.batch_size}")
     lines = read_lines(args.input)
@@ -62,6 +66,8 @@ def main(argv):
     if args.decode == "sample":
         sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                         seed=args.seed)
+    elif args.decode == "beam":
+        sampling = dict(beam_size=args.beam_size)
     outputs = task.predict_texts(model, lines, method=args.decode, max_length=args.max_length,
                                  batch_size=args.batch_size, **sampling)
     sys.stdout.write("".join(f"{output}\n" for output in outputs))

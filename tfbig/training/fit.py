@@ -119,8 +119,12 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
                            max(replicas, len(splits["validation"]) // replicas * replicas))
     validation_data = task.dataset(splits["validation"], training=False,
                                    batch_size=validation_batch)
+    # A task whose batches are not one example per row (lm packs lines into windows)
+    # counts its own, so the learning-rate schedule spans the real number of steps.
+    batches = getattr(task, "train_batches", None)
     steps_per_epoch = (config.train.steps_per_epoch
-                       or len(splits["train"]) // config.train.batch_size)
+                       or (batches(splits["train"]) if batches
+                           else len(splits["train"]) // config.train.batch_size))
     total_steps = steps_per_epoch * config.train.epochs
 
     with strategy.scope():

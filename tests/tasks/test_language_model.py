@@ -1,0 +1,86 @@
+"""The lm task end to end: a tiny GPT beats the unigram baseline on held-out text, and
+predict continues lines with every decoding method."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from tasks.task_checks import (check_evaluate, check_run_folder, predict_lines, sample_lines,
+                               train_run, write_lines)
+
+from tfbig import config as config_lib
+from tfbig.errors import TfbigError
+
+pytestmark = pytest.mark.slow
+
+CORPUS = 1500  # lines of data/corpus.txt: ~1100 train, ~300 test
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    corpus = write_lines(tmp_path_factory.mktemp("data") / "corpus.txt",
+                         sample_lines("corpus.txt", CORPUS))
+    return train_run(tmp_path_factory, **{"task": "lm", "data.path": corpus,
+                                          "train.epochs": 3, "train.label_smoothing": 0.0})
+
+
+def test_beats_the_unigram_baseline_on_held_out_text(trained):
+    _, summary = trained
+    test = summary["test"]
+    assert test["perplexity"] < 0.6 * test["unigram_perplexity"], test
+    assert test["perplexity"] == pytest.approx(math.exp(test["cross_entropy"]))
+    assert 0.2 < test["token_accuracy"] < 1.0
+
+
+def test_the_unigram_baseline_matches_numpy(trained):
+    """Add-one smoothed training counts, scored on every test token and each line's [END]."""
+    from tfbig.data.special_tokens import END_ID
+    from tfbig.evaluation.report import held_out_examples
+    from tfbig.inference import load_run
+
+    run_dir, summary = trained
+    task, _ = load_run(run_dir)
+    _, texts = held_out_examples(task)
+    with open(os.path.join(run_dir, "unigram_counts.json"), encoding="utf-8") as f:
+        counts = np.array(json.load(f), np.float64)
+    log_p = np.log((counts + 1) / (counts.sum() + len(counts)))
+    ids = task.tokenizer.tokenize(texts).to_list()
+    nats = -sum(log_p[line + [END_ID]].sum() for line in ids)
+    tokens = sum(len(line) + 1 for line in ids)
+    assert summary["test"]["tokens"] == tokens
+    assert summary["test"]["unigram_perplexity"] == pytest.approx(math.exp(nats / tokens),
+                                                                  rel=1e-5)
+
+
+def test_run_folder_predict_and_evaluate(trained, tmp_path):
+    from tfbig.inference import load_run
+
+    run_dir, summary = trained
+    check_run_folder(run_dir, summary, ["tokenizer/vocab.txt", "unigram_counts.json"])
+    loaded = load_run(run_dir)
+    lines = ["The dog", "", "Many young girls eat"]
+    assert any(predict_lines(loaded, lines))
+    assert all(len(text.split()) <= 3 for text in predict_lines(loaded, lines, max_length=3))
+    predict_lines(loaded, lines, method="beam", beam_size=2, max_length=3)
+    sampled = [predict_lines(loaded, lines, method="sample", seed=5, temperature=0.8, top_k=10,
+                             max_length=3) for _ in range(2)]
+    assert sampled[0] == sampled[1]  # the same seed, the same continuations
+    _, rows = check_evaluate(run_dir, summary, tmp_path)
+    assert list(rows[0]) == ["text", "tokens", "loss"]
+
+
+def test_too_few_windows_for_a_batch_is_a_clear_error(tmp_path):
+    from tfbig.training.fit import train
+
+    # 45 lines pass the line count check, but packed they fill only a few windows of the
+    # longest line's length.
+    long_line = " ".join(["the dog runs"] * 10) + "\n"
+    corpus = write_lines(tmp_path / "corpus.txt", ["dogs run.\n"] * 44 + [long_line])
+    config = config_lib.resolve({"task": "lm", "data.path": corpus,
+                                 "train.batch_size": 32, "data.validation_split": 0.0,
+                                 "data.test_split": 0.0})
+    with pytest.raises(TfbigError, match=r"the 45 training lines pack into \d+ windows of \d+ "
+                                         r"tokens, fewer than train\.batch_size=32"):
+        train(config, str(tmp_path / "run"), verbose=0)

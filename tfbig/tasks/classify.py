@@ -1,0 +1,219 @@
+"""The text classification task (sentiment, topic, intent, …).
+
+Data: a TSV of ``text<TAB>label`` lines, or a CSV whose header names ``text`` and ``label``;
+labels are names or integers. Models: BERT (default), a bidirectional LSTM, Kim's CNN.
+Loss: sparse categorical cross-entropy; metric: accuracy (the best checkpoint has the best
+``val_accuracy``). Final metrics: accuracy, macro/weighted precision, recall and F1, the
+per-class scores and the confusion matrix; plots of the last two.
+"""
+
+import os
+
+from tfbig.config import replace
+from tfbig.tasks.base import Task
+from tfbig.tasks.data_files import data_path
+from tfbig.tasks.labels import (check_labels, check_split_labels, learn_labels, load_labels,
+                                save_labels)
+
+TOKENIZER = "tokenizer"
+# config.model.name → the build_model name of the classifier
+MODEL_NAMES = {"bert": "bert", "rnn": "rnn", "cnn": "cnn"}
+
+
+class ClassifyTask(Task):
+    """Everything the classify task needs, from the data file to predicted label names.
+
+    The label set is learnt from the training split (sorted, saved as ``labels.json``); a
+    validation or test label missing from it stops the run before training starts.
+
+    Args:
+        config: a resolved :class:`tfbig.config.RunConfig` with ``task="classify"``.
+    """
+
+    name = "classify"
+    models = tuple(MODEL_NAMES)
+    monitor = ("val_accuracy", "max")
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.tokenizer = None
+        self.labels = None  # class i is labels[i]
+        self._scored = None  # (examples, y_true, y_pred, report) of the last final_metrics
+        self._forward = None  # (model, its traced forward pass)
+
+    def check_augment(self):
+        """Token-level text augmentation (``data.augment``) as in translate."""
+        if self.config.data.augment:  # (the import loads TensorFlow: only when needed)
+            from tfbig.data.augment_text import TextAugmentConfig
+
+            TextAugmentConfig.from_dict(self.config.data.augment)
+
+    def read_examples(self, path, *, skip_bad_lines=False, report=None):
+        """The file's ``(text, label)`` pairs; once the run's labels are known (evaluate),
+        a label outside them is an error naming the file."""
+        examples = super().read_examples(path, skip_bad_lines=skip_bad_lines, report=report)
+        if self.labels is not None:
+            check_labels((label for _, label in examples), self.labels, path)
+        return examples
+
+    def load_splits(self):
+        """Split the data; every validation/test label must occur in the training split."""
+        splits, report = super().load_splits()
+        check_split_labels(splits, lambda example: example[1], data_path(self.config),
+                           self.config.data.val_path)
+        return splits, report
+
+    def learn_assets(self, train_examples):
+        """Learn the label set and a WordPiece vocabulary from the training split only."""
+        from tfbig.data.tokenizers import learn_tokenizer
+
+        data = self.config.data
+        self.labels = learn_labels(label for _, label in train_examples)
+        kind = "wordpiece" if data.tokenizer == "auto" else data.tokenizer
+        self.tokenizer = learn_tokenizer(
+            kind, (text for text, _ in train_examples), vocab_size=data.vocab_size,
+            lower_case=data.lower_case, strip_accents=data.strip_accents)
+
+    def resolve_lengths(self, train_examples):
+        """``data.max_source_length`` (0 = the longest training text + [CLS] and [SEP]),
+        capped at ``model.max_length``: the classifier's ``T``."""
+        from tfbig.data.pipeline import longest_tokenized
+
+        data, cap = self.config.data, self.config.model.max_length
+        length = data.max_source_length or longest_tokenized(
+            (text for text, _ in train_examples), self.tokenizer) + 2
+        self.config = replace(self.config, data={"max_source_length": min(max(length, 3), cap)})
+        return self.config
+
+    def save_assets(self, run_dir):
+        self.tokenizer.save(os.path.join(run_dir, TOKENIZER))
+        save_labels(self.labels, run_dir)
+
+    def load_assets(self, run_dir):
+        from tfbig.tasks.assets import load_text_tokenizer
+
+        self.tokenizer = load_text_tokenizer(os.path.join(run_dir, TOKENIZER))
+        self.labels = load_labels(run_dir)
+
+    @property
+    def label_ids(self):
+        return {label: index for index, label in enumerate(self.labels)}
+
+    def dataset(self, examples, *, training, batch_size=None):
+        """Batches ``({"token_ids", "padding_mask"}, label ids)`` for fit/evaluate."""
+        from tfbig.data.pipeline import classification_dataset
+
+        data, train = self.config.data, self.config.train
+        return classification_dataset(
+            examples, self.tokenizer, self.label_ids,
+            batch_size=batch_size or train.batch_size, sequence_length=data.max_source_length,
+            shuffle=training, seed=train.seed, shuffle_buffer=data.shuffle_buffer,
+            repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
+            augment=data.augment if training and data.augment else None)
+
+    def tokens_per_step(self):
+        return self.config.train.batch_size * self.config.data.max_source_length
+
+    # ------------------------------------------------------------------------------- model
+    def build_model(self):
+        """BERT, the LSTM or the CNN at ``config.model``'s sizes (RNN/CNN: ``d_model`` is the
+        embedding size and the LSTM units / CNN filters per kernel width)."""
+        from tfbig.models.build import build_model
+
+        model, length = self.config.model, self.config.data.max_source_length
+        common = dict(vocabulary_size=self.tokenizer.vocab_size, num_classes=len(self.labels),
+                      dropout=model.dropout_rate)
+        if self.config.model_name == "bert":
+            classifier = build_model(
+                "bert", num_layers=model.num_layers, num_heads=model.num_heads,
+                hidden_dim=model.d_model, intermediate_dim=model.dff,
+                max_sequence_length=max(model.max_length, length), **common)
+        elif self.config.model_name == "rnn":
+            classifier = build_model("rnn", embedding_dim=model.d_model, units=model.d_model,
+                                     **common)
+        else:
+            classifier = build_model("cnn", embedding_dim=model.d_model, filters=model.d_model,
+                                     **common)
+        classifier.build({"token_ids": (None, length), "padding_mask": (None, length)})
+        return classifier
+
+    def loss_and_metrics(self):
+        import keras
+
+        return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    # ------------------------------------------------------------------- predict, evaluate
+    def logits(self, model, examples, batch_size=None):
+        """float32 ``[N, classes]`` logits of ``examples``, in their order."""
+        import numpy as np
+        import tensorflow as tf
+
+        if self._forward is None or self._forward[0] is not model:  # trace once per model
+            self._forward = (model, tf.function(lambda inputs: model(inputs, training=False),
+                                                reduce_retracing=True))
+        forward = self._forward[1]
+        batches = self.dataset(examples, training=False, batch_size=batch_size)
+        return np.concatenate([forward(inputs).numpy() for inputs, _ in batches])
+
+    def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
+                      **sampling):
+        """One label name per text (decoding options do not apply to classification)."""
+        if not texts:
+            return []
+        placeholder = self.labels[0]  # the pipeline wants a label; it is not used
+        logits = self.logits(model, [(text, placeholder) for text in texts], batch_size)
+        return [self.labels[index] for index in logits.argmax(axis=-1)]
+
+    def final_metrics(self, model, examples):
+        """Accuracy, precision/recall/F1 (macro and weighted), per-class scores and the
+        confusion matrix on ``examples``; rows hold text, label, prediction, loss (nats).
+
+        ``majority_class_accuracy`` is what always answering the most frequent label of
+        ``examples`` scores: the bar a model has to clear.
+        """
+        import numpy as np
+
+        from tfbig.evaluation.classification import classification_report, confusion_matrix
+
+        logits = self.logits(model, examples)
+        y_true = np.array([self.label_ids[label] for _, label in examples])
+        y_pred = logits.argmax(axis=-1)
+        log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+        losses = -log_probs[np.arange(len(y_true)), y_true]
+        report = classification_report(y_true, y_pred, class_names=self.labels)
+        self._scored = (examples, y_true, y_pred, report)
+        metrics = {
+            "examples": len(examples),
+            "accuracy": report["accuracy"],
+            **{f"{average}_{score}": report[average][score]
+               for average in ("macro", "weighted") for score in ("precision", "recall", "f1")},
+            "cross_entropy": float(losses.mean()),
+            "majority_class_accuracy": float(np.bincount(y_true).max() / len(y_true)),
+            "per_class": report["classes"],
+            "confusion_matrix": confusion_matrix(
+                y_true, y_pred, num_classes=len(self.labels)).tolist(),
+        }
+        rows = [{"text": text, "label": label, "prediction": self.labels[prediction],
+                 "loss": float(loss)}
+                for (text, label), prediction, loss in zip(examples, y_pred, losses)]
+        return metrics, rows
+
+    def write_plots(self, model, examples, folder):
+        """The confusion matrix and per-class precision/recall/F1 bars of ``examples``."""
+        return write_classification_plots(self, model, examples, folder)
+
+
+def write_classification_plots(task, model, examples, folder):
+    """Confusion matrix + per-class bars (shared by the image task); reuses the scores of
+    the task's last ``final_metrics`` when it scored these same examples."""
+    from tfbig import plots
+    from tfbig.evaluation.classification import confusion_matrix
+
+    if task._scored is None or task._scored[0] is not examples:
+        task.final_metrics(model, examples)
+    _, y_true, y_pred, report = task._scored
+    matrix = confusion_matrix(y_true, y_pred, num_classes=len(task.labels))
+    return [plots.plot_confusion_matrix(matrix, task.labels,
+                                        os.path.join(folder, "confusion_matrix.png")),
+            plots.plot_per_class_bars(report, os.path.join(folder, "per_class.png"))]
