@@ -20,7 +20,8 @@ BACKUP = "backup"
 PLOTS = "plots"
 # What a run writes, and so what --overwrite may delete (nothing else in the folder).
 RUN_ENTRIES = (CONFIG, MODEL, METRICS, HISTORY, BACKUP, PLOTS, "checkpoints", "tensorboard",
-               "eval", "source_tokenizer", "target_tokenizer", "tokenizer")
+               "eval", "source_tokenizer", "target_tokenizer", "tokenizer", "labels.json",
+               "unigram_counts.json")
 
 
 def write_json(path, value):
