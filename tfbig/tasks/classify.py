@@ -10,7 +10,7 @@ per-class scores and the confusion matrix; plots of the last two.
 import os
 
 from tfbig.config import replace
-from tfbig.tasks.base import Task
+from tfbig.tasks.class_scores import ClassScoresTask
 from tfbig.tasks.data_files import data_path
 from tfbig.tasks.labels import (check_labels, check_split_labels, learn_labels, load_labels,
                                 save_labels)
@@ -20,7 +20,7 @@ TOKENIZER = "tokenizer"
 MODEL_NAMES = {"bert": "bert", "rnn": "rnn", "cnn": "cnn"}
 
 
-class ClassifyTask(Task):
+class ClassifyTask(ClassScoresTask):
     """Everything the classify task needs, from the data file to predicted label names.
 
     The label set is learnt from the training split (sorted, saved as ``labels.json``); a
@@ -39,7 +39,6 @@ class ClassifyTask(Task):
         self.tokenizer = None
         self.labels = None  # class i is labels[i]
         self._scored = None  # (examples, y_true, y_pred, report) of the last final_metrics
-        self._forward = None  # (model, its traced forward pass)
 
     def check_augment(self):
         """Token-level text augmentation (``data.augment``) as in translate."""
@@ -137,25 +136,7 @@ class ClassifyTask(Task):
         classifier.build({"token_ids": (None, length), "padding_mask": (None, length)})
         return classifier
 
-    def loss_and_metrics(self):
-        import keras
-
-        return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-
     # ------------------------------------------------------------------- predict, evaluate
-    def logits(self, model, examples, batch_size=None):
-        """float32 ``[N, classes]`` logits of ``examples``, in their order."""
-        import numpy as np
-        import tensorflow as tf
-
-        if self._forward is None or self._forward[0] is not model:  # trace once per model
-            self._forward = (model, tf.function(lambda inputs: model(inputs, training=False),
-                                                reduce_retracing=True))
-        forward = self._forward[1]
-        batches = self.dataset(examples, training=False, batch_size=batch_size)
-        return np.concatenate([forward(inputs).numpy() for inputs, _ in batches])
-
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                       **sampling):
         """One label name per text (decoding options do not apply to classification)."""

@@ -14,7 +14,7 @@ line gives a blank line).
 import os
 
 from tfbig.errors import TfbigError
-from tfbig.tasks.base import Task
+from tfbig.tasks.class_scores import ClassScoresTask
 from tfbig.tasks.classify import write_classification_plots
 from tfbig.tasks.data_files import data_path
 from tfbig.tasks.labels import (check_labels, check_split_labels, learn_labels, load_labels,
@@ -28,7 +28,7 @@ def cnn_filters(width):
     return tuple(max(width // 2 ** stage, 1) for stage in (2, 1, 0))
 
 
-class ImageTask(Task):
+class ImageTask(ClassScoresTask):
     """Everything the image task needs, from the class folders to predicted class names.
 
     Args:
@@ -48,7 +48,6 @@ class ImageTask(Task):
                              f"patches; change one of them")
         self.labels = None
         self._scored = None  # (examples, y_true, y_pred, report) of the last final_metrics
-        self._forward = None  # (model, its traced forward pass)
 
     def check_augment(self):
         """``data.augment`` holds ``ImageAugmentConfig`` strengths (flip_rate, rotation,
@@ -143,25 +142,7 @@ class ImageTask(Task):
         classifier.build((None, size, size, CHANNELS))
         return classifier
 
-    def loss_and_metrics(self):
-        import keras
-
-        return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-
     # ------------------------------------------------------------------- predict, evaluate
-    def logits(self, model, examples, batch_size=None):
-        """float32 ``[N, classes]`` logits of ``examples``, in their order."""
-        import numpy as np
-        import tensorflow as tf
-
-        if self._forward is None or self._forward[0] is not model:  # trace once per model
-            self._forward = (model, tf.function(lambda images: model(images, training=False),
-                                                reduce_retracing=True))
-        forward = self._forward[1]
-        batches = self.dataset(examples, training=False, batch_size=batch_size)
-        return np.concatenate([forward(images).numpy() for images, _ in batches])
-
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                       **sampling):
         """The class name of each image path (blank lines stay blank)."""
