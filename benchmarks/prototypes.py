@@ -1,0 +1,217 @@
+"""Candidate speed-ups for tfbig, prototyped here so they can be measured before tfbig changes.
+
+Nothing in ``tfbig/`` is edited: each variant subclasses a tfbig class, and
+:func:`build_transformer` swaps the attention class the blocks instantiate for the length
+of one constructor call (``tfbig.layers.encoder_block`` and ``decoder_block`` look up the
+module-level name ``MultiHeadAttention`` when a block is created).
+
+Variants:
+
+* :class:`FusedQKVAttention` — self-attention projects Q, K, V with one ``Dense(3·d)``;
+  cross-attention projects K, V of the encoder output with one ``Dense(2·d)`` (and its
+  output reshapes straight into the cache layout ``[B, 2, h, T, d_k]``).
+* :class:`SdpaAttention` — ``keras.ops.dot_product_attention`` on ``[B, T, h, d_k]``
+  (no head transposes) wherever attention dropout is inactive (inference, generation).
+  With dropout active it falls back to tfbig's path: the fused op has no weight dropout.
+* :class:`FusedMaskedSparseCrossentropy` — the loss through
+  ``sparse_categorical_crossentropy(from_logits=True)`` (TensorFlow's fused
+  ``SparseSoftmaxCrossEntropyWithLogits``) instead of ``log_softmax`` + gather; label
+  smoothing as ``logsumexp - mean(logits)``, never materialising log-probabilities.
+* :class:`NonPadLogitsTransformer` — a ``train_step`` that gathers the non-padding target
+  positions before the output projection, so no logits are computed for padding (dynamic
+  shapes: no XLA).
+"""
+
+import contextlib
+
+import keras
+from keras import ops
+
+import tfbig.layers.decoder_block as decoder_block_module
+import tfbig.layers.encoder_block as encoder_block_module
+from tfbig.layers import masks
+from tfbig.layers.attention import attention_weights
+from tfbig.layers.multi_head_attention import MultiHeadAttention
+from tfbig.models import Transformer
+from tfbig.training.losses import MaskedSparseCrossentropy
+
+
+def _dense(layer, units, name, input_shape):
+    dense = keras.layers.Dense(units, use_bias=layer.use_bias, name=name,
+                               kernel_initializer=layer.kernel_initializer,
+                               dtype=layer.dtype_policy)
+    dense.build(input_shape)
+    return dense
+
+
+class FusedQKVAttention(MultiHeadAttention):
+    """tfbig's attention with fused input projections (one matmul instead of three / two)."""
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        # Self-attention is built with the query shape only (EncoderBlock/DecoderBlock).
+        self.is_self_attention = value_shape is None
+        h, dk, dv = self.num_heads, self.key_dim, self.value_dim
+        assert dk == dv, "the fused layout needs key_dim == value_dim"
+        if self.is_self_attention:
+            self.qkv_dense = _dense(self, 3 * h * dk, "query_key_value", query_shape)
+        else:
+            self.query_dense = _dense(self, h * dk, "query", query_shape)
+            self.key_value_dense = _dense(self, 2 * h * dk, "key_value", value_shape)
+        self.output_dense = _dense(self, self.output_dim or query_shape[-1], "attention_output",
+                                   tuple(query_shape[:-1]) + (h * dv,))
+        self.attention_dropout = keras.layers.Dropout(self.dropout, name="attention_dropout")
+
+    def _heads(self, x, parts):
+        """``[B, T, parts·h·d_k]`` → ``parts`` tensors ``[B, h, T, d_k]``.
+
+        ``split`` on the feature axis, then tfbig's ``split_heads`` on each: the gradient
+        of ``split`` is one ``concatenate``. (Reshaping to ``[B, T, parts, h, d_k]``, one
+        5-D transpose and slicing was slower in a first probe: 3.41 vs 3.01 CPU-s/step.)
+        """
+        return [self.split_heads(x, self.key_dim) for x in ops.split(x, parts, axis=-1)]
+
+    def project_key_value(self, value, key=None):
+        k, v = self._heads(self.key_value_dense(value), 2)
+        return ops.stack([k, v], axis=1)  # (B, 2, h, T_k, d_k): the cache layout
+
+    def call(self, query, value=None, key=None, attention_mask=None, training=None,
+             return_attention_scores=False, cache=None, cache_update_index=None):
+        if self.is_self_attention:
+            q, k, v = self._heads(self.qkv_dense(query), 3)  # each (B, h, T, d_k)
+            if cache is not None:
+                start = [0, 0, cache_update_index, 0]
+                k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
+                v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
+                cache = ops.stack([k, v], axis=1)
+        else:
+            q = self.split_heads(self.query_dense(query), self.key_dim)  # (B, h, T_q, d_k)
+            if cache is not None:
+                k, v = cache[:, 0], cache[:, 1]
+            else:
+                k, v = self._heads(self.key_value_dense(value), 2)
+        mask = None
+        if attention_mask is not None:
+            mask = ops.cast(attention_mask, "bool")
+            if len(mask.shape) == 3:
+                mask = ops.expand_dims(mask, axis=1)
+        weights = ops.cast(attention_weights(q, k, mask), v.dtype)  # (B, h, T_q, T_k)
+        heads = ops.matmul(self.attention_dropout(weights, training=training), v)
+        output = self.output_dense(self.merge_heads(heads))
+        results = (output,)
+        if cache is not None:
+            results += (cache,)
+        if return_attention_scores:
+            results += (weights,)
+        return results[0] if len(results) == 1 else results
+
+
+class SdpaAttention(MultiHeadAttention):
+    """tfbig's attention through ``keras.ops.dot_product_attention`` when dropout is off.
+
+    Returns ``None`` for the attention weights on the fused path (the op does not expose
+    them); tfbig's blocks always ask for them, so the recommended change passes
+    ``return_attention_scores`` down instead.
+    """
+
+    def call(self, query, value=None, key=None, attention_mask=None, training=None,
+             return_attention_scores=False, cache=None, cache_update_index=None):
+        if training and self.dropout > 0:
+            return super().call(query, value, key, attention_mask, training,
+                                return_attention_scores, cache, cache_update_index)
+        value = query if value is None else value
+        key = value if key is None else key
+        h, dk, dv = self.num_heads, self.key_dim, self.value_dim
+        batch, length = ops.shape(query)[0], ops.shape(query)[1]
+        q = ops.reshape(self.query_dense(query), (batch, length, h, dk))  # (B, T_q, h, d_k)
+        if cache is not None and cache_update_index is None:
+            k = ops.transpose(cache[:, 0], (0, 2, 1, 3))  # (B, T_k, h, d_k)
+            v = ops.transpose(cache[:, 1], (0, 2, 1, 3))
+        else:
+            key_length = ops.shape(key)[1]
+            k = ops.reshape(self.key_dense(key), (batch, key_length, h, dk))
+            v = ops.reshape(self.value_dense(value), (batch, key_length, h, dv))
+            if cache is not None:
+                start = [0, 0, cache_update_index, 0]
+                new_k = ops.slice_update(cache[:, 0], start, ops.transpose(k, (0, 2, 1, 3)))
+                new_v = ops.slice_update(cache[:, 1], start, ops.transpose(v, (0, 2, 1, 3)))
+                cache = ops.stack([new_k, new_v], axis=1)
+                k = ops.transpose(new_k, (0, 2, 1, 3))
+                v = ops.transpose(new_v, (0, 2, 1, 3))
+        mask = None
+        if attention_mask is not None:
+            mask = ops.cast(attention_mask, "bool")
+            while len(mask.shape) < 4:  # (T_q, T_k) or (B, T_q, T_k) → (B|1, 1, T_q, T_k)
+                mask = ops.expand_dims(mask, axis=0 if len(mask.shape) == 2 else 1)
+        heads = ops.dot_product_attention(q, k, v, mask=mask)  # (B, T_q, h, d_v)
+        output = self.output_dense(ops.reshape(heads, (batch, length, h * dv)))
+        results = (output,)
+        if cache is not None:
+            results += (cache,)
+        if return_attention_scores:
+            results += (None,)
+        return results[0] if len(results) == 1 else results
+
+
+@contextlib.contextmanager
+def attention_class(cls):
+    """Make tfbig's encoder/decoder blocks create ``cls`` instead of MultiHeadAttention."""
+    saved = encoder_block_module.MultiHeadAttention, decoder_block_module.MultiHeadAttention
+    encoder_block_module.MultiHeadAttention = decoder_block_module.MultiHeadAttention = cls
+    try:
+        yield
+    finally:
+        encoder_block_module.MultiHeadAttention, decoder_block_module.MultiHeadAttention = saved
+
+
+class NonPadLogitsTransformer(Transformer):
+    """Train step that projects to the vocabulary only at non-padding target positions."""
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        (source_ids, target_ids), labels = data
+        with tf.GradientTape() as tape:
+            encoder_output = self.encode(source_ids, training=True)
+            hidden = self.decoder(target_ids, encoder_output,
+                                  cross_attention_mask=masks.key_padding_mask(source_ids),
+                                  training=True)  # (B, T, d)
+            keep = tf.not_equal(labels, masks.PAD_ID)
+            real_labels = tf.boolean_mask(labels, keep)[None]  # (1, N)
+            logits = self.logits(tf.boolean_mask(hidden, keep)[None])  # (1, N, V)
+            loss = self._compute_loss(x=None, y=real_labels, y_pred=logits, training=True)
+            self._loss_tracker.update_state(loss, sample_weight=tf.shape(labels)[0])
+            loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self.compute_metrics(None, real_labels, logits)
+
+
+class FusedMaskedSparseCrossentropy(MaskedSparseCrossentropy):
+    """Same value as tfbig's loss, computed with the fused sparse softmax cross-entropy."""
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        logits = ops.cast(y_pred, "float32")
+        per_token = ops.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
+        if self.label_smoothing:
+            epsilon = self.label_smoothing
+            # -mean(log_softmax) = logsumexp - mean(logits), without the [B, T, V] log-probs.
+            smooth = ops.logsumexp(logits, axis=-1) - ops.mean(logits, axis=-1)
+            per_token = (1.0 - epsilon) * per_token + epsilon * smooth
+        mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+ATTENTIONS = {"fused_qkv": FusedQKVAttention, "sdpa": SdpaAttention}
+
+
+def build_transformer(attention=None, non_pad_logits=False, **kwargs):
+    """tfbig's Transformer (public constructor arguments) with prototype parts swapped in.
+
+    ``attention``: None (tfbig's), ``"fused_qkv"`` or ``"sdpa"``.
+    """
+    model_class = NonPadLogitsTransformer if non_pad_logits else Transformer
+    if attention is None:
+        return model_class(**kwargs)
+    with attention_class(ATTENTIONS[attention]):
+        return model_class(**kwargs)

@@ -1,0 +1,179 @@
+"""Training throughput with ``model.fit``: baseline, tfbig, tfbig's variants, one process.
+
+    python benchmarks/train_throughput.py [--quick] [--configs "baseline,tfbig"]
+
+Every model is compiled first; then the timed ``fit`` calls go round-robin over the models
+(``workloads.interleave``), so load from other jobs on the machine falls on all of them
+alike. A matmul-only "floor" — the step's matmuls at the step's shapes, forward and
+backward, nothing else — runs in the same rotation: it bounds what any implementation
+built on TensorFlow's CPU kernels can reach here.
+
+``--worker JSON`` is the fresh-process mode used for peak memory and the scaling sweep:
+one config, one size, peak RSS from ``getrusage``.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import analytic
+import workloads
+from workloads import Size
+
+# name → how to build and compile it. "attention"/"non_pad_logits"/"fused_loss" are the
+# prototypes of prototypes.py; everything else is the tfbig model as shipped.
+CONFIGS = {
+    "baseline": dict(kind="baseline"),
+    "baseline XLA": dict(kind="baseline", jit_compile=True),
+    "tfbig": dict(kind="tfbig"),
+    "tfbig XLA": dict(kind="tfbig", jit_compile=True),
+    "tfbig spe=2": dict(kind="tfbig", steps_per_execution=2),
+    "tfbig XLA spe=2": dict(kind="tfbig", jit_compile=True, steps_per_execution=2),
+    "tfbig +fused QKV": dict(kind="tfbig", attention="fused_qkv"),
+    "tfbig +fused loss": dict(kind="tfbig", fused_loss=True),
+    "tfbig +non-pad logits": dict(kind="tfbig", non_pad_logits=True),
+    "tfbig +fused loss +non-pad logits": dict(kind="tfbig", fused_loss=True,
+                                              non_pad_logits=True),
+}
+# "tfbig XLA spe=2" is left out of the default run to keep it under 25 minutes.
+DEFAULT_CONFIGS = [name for name in CONFIGS if name != "tfbig XLA spe=2"]
+
+
+def build_and_compile(name, size):
+    spec = CONFIGS[name]
+    model = workloads.build_model(spec["kind"], size, spec.get("attention"),
+                                  spec.get("non_pad_logits", False))
+    return workloads.compile_for_training(
+        model, spec["kind"], size, spec.get("jit_compile", False),
+        spec.get("steps_per_execution", 1), spec.get("fused_loss", False))
+
+
+def matmul_floor(size):
+    """A function running exactly the train step's matmuls (forward, dX, dW), nothing else."""
+    import tensorflow as tf
+
+    b, s, t, d, f = size.batch, size.length, size.length, size.d_model, size.dff
+    heads, head_dim = size.num_heads, size.d_model // size.num_heads
+    dense, batched = [], []  # (M, K, N) and (batch, M, K, N)
+    for _ in range(size.num_layers):  # encoder
+        dense += [(b * s, d, d)] * 4 + [(b * s, d, f), (b * s, f, d)]
+        batched += [(b * heads, s, head_dim, s), (b * heads, s, s, head_dim)]
+    for _ in range(size.num_layers):  # decoder: self, cross (Q,O on T; K,V on S), FFN
+        dense += [(b * t, d, d)] * 6 + [(b * s, d, d)] * 2 + [(b * t, d, f), (b * t, f, d)]
+        batched += [(b * heads, t, head_dim, t), (b * heads, t, t, head_dim),
+                    (b * heads, t, head_dim, s), (b * heads, t, s, head_dim)]
+    dense.append((b * t, d, size.vocab))
+    pairs = []
+    for m, k, n in dense:  # forward, input gradient, weight gradient
+        pairs += [((m, k), (k, n)), ((m, n), (n, k)), ((k, m), (m, n))]
+    for g, m, k, n in batched:
+        pairs += [((g, m, k), (g, k, n)), ((g, m, n), (g, n, k)), ((g, k, m), (g, m, n))]
+    tensors = [(tf.random.normal(x), tf.random.normal(y)) for x, y in pairs]
+
+    @tf.function
+    def run():
+        total = tf.constant(0.0)
+        for x, y in tensors:
+            total += tf.matmul(x, y)[..., 0, 0]  # depend on every product, cheaply
+        return total
+
+    run()  # trace
+    return lambda: run().numpy()
+
+
+def run(size, names, rounds, steps_per_round, log=print):
+    """Compile every config, then time them interleaved. → ``{name: row}``."""
+    data = workloads.dataset(size)
+    flops = analytic.train_step_flops(**size.flops_args())
+    jobs, compile_seconds, models = {}, {}, {}
+    for name in names:
+        started = time.perf_counter()
+        model = build_and_compile(name, size)
+        model.fit(data, steps_per_epoch=steps_per_round, epochs=1, verbose=0)  # trace + warm
+        compile_seconds[name] = time.perf_counter() - started
+        log(f"  compiled {name} ({compile_seconds[name]:.0f}s incl. {steps_per_round} steps)")
+        models[name] = model
+        jobs[name] = (lambda m=model: m.fit(data, steps_per_epoch=steps_per_round, epochs=1,
+                                            verbose=0), steps_per_round)
+    jobs["matmul floor"] = (matmul_floor(size), 1)
+    timings = workloads.interleave(jobs, rounds)
+    rows = {}
+    for name, timing in timings.items():
+        rows[name] = dict(
+            seconds_best=timing.best, seconds_median=timing.median,
+            cpu_seconds=timing.cpu_best,
+            tokens_per_s=size.tokens_per_step / timing.best,
+            tokens_per_s_median=size.tokens_per_step / timing.median,
+            gflops=flops / timing.best / 1e9,
+            compile_seconds=compile_seconds.get(name))
+        if name in models:
+            loss = models[name].history.history["loss"][-1]
+            rows[name]["loss_finite"] = bool(math.isfinite(loss))
+    return rows
+
+
+def worker(name, size, steps):
+    """Fresh process: one config; → tokens/s and RSS (MiB) after import, compile, steps."""
+    import keras  # noqa: F401  (imported before measuring the runtime's own footprint)
+    import tensorflow as tf  # noqa: F401
+
+    rss_runtime = workloads.peak_rss_mib()
+    data = workloads.dataset(size)
+    model = build_and_compile(name, size)
+    model.fit(data, steps_per_epoch=1, epochs=1, verbose=0)  # trace/compile + one step
+    timing = workloads.Timings()
+    for _ in range(steps):
+        timing.measure(lambda: model.fit(data, steps_per_epoch=1, epochs=1, verbose=0))
+    return dict(name=name, size=size.__dict__, rss_runtime_mib=rss_runtime,
+                peak_rss_mib=workloads.peak_rss_mib(), ru_maxrss_mib=workloads.ru_maxrss_mib(),
+                tokens_per_s=size.tokens_per_step / timing.best,
+                tokens_per_s_median=size.tokens_per_step / timing.median,
+                cpu_seconds=timing.cpu_best)
+
+
+def run_worker(name, size, steps, timeout=900):
+    """Run :func:`worker` in a fresh Python process; → its result dict (or an error)."""
+    import os
+    import subprocess
+
+    spec = json.dumps(dict(name=name, size=size.__dict__, steps=steps))
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        done = subprocess.run([sys.executable, os.path.join(here, "train_throughput.py"),
+                               "--worker", spec], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return dict(name=name, size=size.__dict__, error=f"timed out after {timeout}s")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        return dict(name=name, size=size.__dict__,
+                    error=(done.stderr.strip().splitlines() or ["no output"])[-1])
+    return json.loads(lines[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny model, smoke run")
+    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps-per-round", type=int, default=2)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        spec = json.loads(args.worker)
+        print(json.dumps(worker(spec["name"], Size(**spec["size"]), spec["steps"])))
+        return 0
+    size = workloads.QUICK if args.quick else workloads.REFERENCE
+    rows = run(size, args.configs.split(","), args.rounds, args.steps_per_round)
+    base = rows["baseline"]["seconds_best"] if "baseline" in rows else None
+    for name, row in rows.items():
+        ratio = f"{base / row['seconds_best']:.2f}x" if base else ""
+        print(f"{name:32s} {row['tokens_per_s']:8.0f} tok/s (median "
+              f"{row['tokens_per_s_median']:.0f})  cpu {row['cpu_seconds']:.2f}s/step  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
