@@ -49,6 +49,12 @@ class Task:
         return list(iter_examples(self.name, path, skip_bad_lines=skip_bad_lines,
                                   report=report))
 
+    def split_key(self, path):
+        """The function giving an example's split key (``None``: its first field, the text).
+
+        ``path`` is the data path, for tasks whose key must not depend on where it lies."""
+        return None
+
     def load_splits(self):
         """Read the data and split it deterministically (see ``tfbig.data.splits``).
 
@@ -60,12 +66,13 @@ class Task:
         path = data_path(self.config)
         examples = self.read_examples(path, skip_bad_lines=data.skip_bad_lines, report=report)
         if data.val_path:
-            splits = split_examples(examples, validation=0.0, test=data.test_split)
+            splits = split_examples(examples, self.split_key(path), validation=0.0,
+                                    test=data.test_split)
             splits["validation"] = self.read_examples(
                 data.val_path, skip_bad_lines=data.skip_bad_lines, report=report)
         else:
-            splits = split_examples(examples, validation=data.validation_split,
-                                    test=data.test_split)
+            splits = split_examples(examples, self.split_key(path),
+                                    validation=data.validation_split, test=data.test_split)
         if not splits["train"]:
             raise TfbigError(f"{path}: no training examples left after holding out validation "
                              f"and test splits ({len(examples)} examples)")

@@ -82,6 +82,10 @@ class ImageTask(ClassScoresTask):
             check_labels((label for _, label in examples), self.labels, path)
         return examples
 
+    def split_key(self, path):
+        """``class_name/file.png``: the split stays the same wherever the folder is moved."""
+        return lambda example: os.path.relpath(example[0], path).replace(os.sep, "/")
+
     def load_splits(self):
         """Split the images; every validation/test class must occur in the training split."""
         splits, report = super().load_splits()
