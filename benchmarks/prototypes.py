@@ -13,10 +13,9 @@ Variants:
 * :class:`SdpaAttention` — ``keras.ops.dot_product_attention`` on ``[B, T, h, d_k]``
   (no head transposes) wherever attention dropout is inactive (inference, generation).
   With dropout active it falls back to tfbig's path: the fused op has no weight dropout.
-* :class:`FusedMaskedSparseCrossentropy` — the loss through
-  ``sparse_categorical_crossentropy(from_logits=True)`` (TensorFlow's fused
-  ``SparseSoftmaxCrossEntropyWithLogits``) instead of ``log_softmax`` + gather; label
-  smoothing as ``logsumexp - mean(logits)``, never materialising log-probabilities.
+* :class:`GatherMaskedSparseCrossentropy` — the loss as tfbig had it before adopting the
+  fused ``SparseSoftmaxCrossEntropyWithLogits`` (``log_softmax`` + gather), to measure that
+  change side by side.
 * :class:`NonPadLogitsTransformer` — a ``train_step`` that gathers the non-padding target
   positions before the output projection, so no logits are computed for padding (dynamic
   shapes: no XLA).
@@ -186,18 +185,20 @@ class NonPadLogitsTransformer(Transformer):
         return self.compute_metrics(None, real_labels, logits)
 
 
-class FusedMaskedSparseCrossentropy(MaskedSparseCrossentropy):
-    """Same value as tfbig's loss, computed with the fused sparse softmax cross-entropy."""
+class GatherMaskedSparseCrossentropy(MaskedSparseCrossentropy):
+    """tfbig's loss before it used the fused op: ``log_softmax`` + ``take_along_axis``.
+
+    Kept to measure what the fused op gained: the gather's gradient is an
+    ``UnsortedSegmentSum`` over the whole ``[B·T·V]`` log-probability tensor.
+    """
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
-        logits = ops.cast(y_pred, "float32")
-        per_token = ops.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
+        log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)  # (B, T, V)
+        per_token = -ops.take_along_axis(log_probs, y_true[..., None], axis=-1)[..., 0]
         if self.label_smoothing:
             epsilon = self.label_smoothing
-            # -mean(log_softmax) = logsumexp - mean(logits), without the [B, T, V] log-probs.
-            smooth = ops.logsumexp(logits, axis=-1) - ops.mean(logits, axis=-1)
-            per_token = (1.0 - epsilon) * per_token + epsilon * smooth
+            per_token = (1.0 - epsilon) * per_token - epsilon * ops.mean(log_probs, axis=-1)
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
 

@@ -70,10 +70,53 @@ def synthetic_batch(size, seed=0):
 
 
 def dataset(size, seed=0):
-    """One synthetic batch, repeated forever (the model is measured, not the pipeline)."""
+    """One synthetic batch, repeated forever (the model is measured, not the pipeline).
+
+    tf.data autotuning is off: with it on, a ``fit`` call over this dataset sometimes
+    returned only ~2.56 s (or 5.12 s) after its last step — the call's total rounded up to
+    a multiple of 2.56 s while the steps inside were unchanged. Steps are timed inside
+    ``fit`` anyway (:class:`StepTimer`); this keeps the benchmark's own wall time down.
+    """
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensors(synthetic_batch(size, seed)).repeat()
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return tf.data.Dataset.from_tensors(synthetic_batch(size, seed)).repeat().with_options(
+        options)
+
+
+def step_timer():
+    """A Keras callback timing each train step inside ``fit`` (wall and process CPU).
+
+    ``fit`` calls ``on_train_batch_begin`` right before and ``on_train_batch_end`` right
+    after each compiled train function call (``steps_per_execution`` steps), so the samples
+    exclude ``fit``'s own set-up and tear-down. The callback is not ``async_safe``, so Keras
+    calls it synchronously.
+    """
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.samples = []  # (wall seconds, cpu seconds) per train step
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._begin = (batch, time.perf_counter(), time.process_time())
+
+        def on_train_batch_end(self, batch, logs=None):
+            first, wall, cpu = self._begin
+            steps = batch - first + 1  # steps_per_execution steps per call
+            sample = ((time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps)
+            self.samples += [sample] * steps
+
+    return StepTimer()
+
+
+def timed_fit(model, data, steps):
+    """Run ``model.fit`` for ``steps`` steps; → ``[(wall, cpu)]`` seconds per step."""
+    timer = step_timer()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
+    return timer.samples
 
 
 def tfbig_arguments(size):
@@ -95,7 +138,7 @@ def build_model(kind, size, attention=None, non_pad_logits=False):
 
 
 def compile_for_training(model, kind, size, jit_compile=False, steps_per_execution=1,
-                         fused_loss=False):
+                         gather_loss=False):
     """Compile as the tutorial does (baseline) or as ``tfbig.train`` does (tfbig)."""
     if kind == "baseline":
         import baseline_tutorial
@@ -112,7 +155,7 @@ def compile_for_training(model, kind, size, jit_compile=False, steps_per_executi
     from tfbig.training.optimizers import build_optimizer
 
     # TrainConfig's defaults except label smoothing: the tutorial's loss has none either.
-    loss = (prototypes.FusedMaskedSparseCrossentropy() if fused_loss
+    loss = (prototypes.GatherMaskedSparseCrossentropy() if gather_loss
             else prototypes.MaskedSparseCrossentropy())
     model.build(((None, size.length), (None, size.length)))
     model.compile(optimizer=build_optimizer(TrainConfig(), size.d_model, 10_000), loss=loss,
@@ -155,8 +198,15 @@ class Timings:
         self.wall, self.cpu = [], []
 
     def measure(self, function, units=1):
+        """Time ``function()``; if it returns ``[(wall, cpu), ...]`` (e.g. :func:`timed_fit`)
+        those samples are kept instead of the call's own time."""
         started, cpu_started = time.perf_counter(), time.process_time()
-        function()
+        samples = function()
+        if isinstance(samples, list) and samples and isinstance(samples[0], tuple):
+            for wall, cpu in samples:
+                self.wall.append(wall)
+                self.cpu.append(cpu)
+            return
         self.wall.append((time.perf_counter() - started) / units)
         self.cpu.append((time.process_time() - cpu_started) / units)
 
@@ -172,6 +222,10 @@ class Timings:
     @property
     def cpu_best(self):
         return min(self.cpu)
+
+    @property
+    def cpu_median(self):
+        return statistics.median(self.cpu)
 
 
 def interleave(jobs, rounds):
