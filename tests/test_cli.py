@@ -69,9 +69,18 @@ def test_extra_and_missing_columns_name_the_line(tmp_path):
     (["--epochs", "many"], r"argument --epochs: invalid int value: 'many'"),
     (["--task", "dance"], r"argument --task: invalid choice: 'dance'"),
     (["--config", "absent.yaml"], r"absent\.yaml: no such config file"),
+    (["--set", "train.schedule=plateau", "--set", "train.plateau_factor=2"],
+     r"train\.plateau_factor=2\.0: expected a factor in \(0, 1\)"),
 ])
 def test_bad_flags(tmp_path, args, pattern):
     assert_usage_error(tfbig("tfbig.train", *args, "--output", str(tmp_path / "r")), pattern)
+
+
+def test_finetune_layer_lr_decay_flag_is_checked_like_its_field(tmp_path):
+    result = tfbig("tfbig.finetune", "--from", str(tmp_path), "--task", "classify",
+                   "--layer-lr-decay", "1.5")
+    assert_usage_error(result, r"train\.layer_lr_decay=1\.5: expected a factor in \(0, 1\]")
+    assert "--layer-lr-decay D" in tfbig("tfbig.finetune", "--help").stdout
 
 
 def test_predict_without_a_run(tmp_path):

@@ -32,6 +32,22 @@ def test_preset_fills_sizes_but_explicit_fields_win():
     ({"train.precision": "float8"}, r"train\.precision='float8': expected one of float32"),
     ({"task": "dance"}, r"task='dance': expected one of translate, classify"),
     ({"model.norm_first": 1}, r"model\.norm_first=1: expected true or false"),
+    ({"train.schedule": "step"}, r"train\.schedule='step': expected one of transformer, "
+                                 r"constant, linear, cosine, plateau"),
+    ({"train.plateau_patience": 0}, r"train\.plateau_patience=0: expected a positive integer"),
+    ({"train.plateau_factor": 1.0}, r"train\.plateau_factor=1\.0: expected a factor in "
+                                    r"\(0, 1\)"),
+    ({"train.layer_lr_decay": 0}, r"train\.layer_lr_decay=0\.0: expected a factor in "
+                                  r"\(0, 1\] \(1\.0 = off\)"),
+    ({"train.epoch_metrics_examples": -1}, r"train\.epoch_metrics_examples=-1: expected an "
+                                           r"integer >= 0"),
+    ({"train.monitor": "bleu"}, r"train\.monitor='bleu': expected a validation metric"),
+    ({"train.monitor": "val_f1", "task": "classify"},
+     r"train\.monitor='val_f1': expected one of val_loss, val_accuracy, val_macro_f1, "
+     r"val_macro_precision, val_macro_recall for the classify task$"),
+    ({"train.monitor": "val_bleu", "train.epoch_metrics_examples": 0},
+     r"train\.monitor='val_bleu': expected one of val_loss, val_masked_accuracy for the "
+     r"translate task \(it is computed only when train\.epoch_metrics_examples > 0\)"),
 ])
 def test_bad_values_name_the_field_and_what_was_expected(overrides, message):
     with pytest.raises(TfbigError, match=message):
@@ -96,3 +112,16 @@ def test_differences_lists_changed_fields():
     a = config_lib.resolve({})
     b = config_lib.replace(a, model={"d_model": 256, "num_heads": 8})
     assert config_lib.differences(a, b) == ["model.d_model: 128 → 256", "model.num_heads: 4 → 8"]
+
+
+def test_monitor_choices_and_their_direction():
+    config = config_lib.resolve({"task": "classify", "train.monitor": "val_macro_f1"})
+    assert config.train.monitor == "val_macro_f1"
+    assert config_lib.monitor_mode("val_macro_f1") == "max"
+    assert config_lib.monitor_mode("val_bleu") == "max"
+    assert config_lib.monitor_mode("val_loss") == "min"
+    assert config_lib.monitor_mode("val_perplexity") == "min"
+    assert "val_macro_f1" not in config_lib.resolve(
+        {"task": "classify", "train.epoch_metrics_examples": 0}).monitorable
+    assert config_lib.resolve({"task": "mlm"}).monitorable == ("val_loss",
+                                                               "val_masked_accuracy")

@@ -23,7 +23,22 @@ MODELS = ("transformer", "bert", "gpt", "rnn", "cnn", "vit")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 TOKENIZERS = ("auto", "char", "wordpiece", "sentencepiece")
-SCHEDULES = ("transformer", "constant", "linear", "cosine")
+SCHEDULES = ("transformer", "constant", "linear", "cosine", "plateau")
+
+# The validation metrics each task's Keras model logs (from its loss_and_metrics) and the
+# ones tfbig.training.task_metrics adds at epoch end (when train.epoch_metrics_examples > 0):
+# together, what train.monitor may name. tests/training/test_task_metrics.py keeps these in
+# step with the tasks.
+KERAS_METRICS = {"translate": ("val_loss", "val_masked_accuracy"),
+                 "classify": ("val_loss", "val_accuracy"),
+                 "image": ("val_loss", "val_accuracy"),
+                 "lm": ("val_loss", "val_masked_accuracy"),
+                 "mlm": ("val_loss", "val_masked_accuracy")}
+EPOCH_METRICS = {"translate": ("val_bleu", "val_chrf", "val_exact_match"),
+                 "classify": ("val_macro_f1", "val_macro_precision", "val_macro_recall"),
+                 "image": ("val_macro_f1", "val_macro_precision", "val_macro_recall")}
+# Monitored metrics that improve downwards; every other one (accuracy, F1, BLEU) upwards.
+LOWER_IS_BETTER = ("loss", "cross_entropy", "perplexity")
 
 # Named model sizes (nanoGPT-style table). A preset fills these fields; anything set
 # explicitly in the config file, the flags or --set still wins.
@@ -139,13 +154,26 @@ class TrainConfig:
     steps_per_epoch: int = 0  # batches per epoch; 0 = the whole training split
     batch_size: int = 64  # global batch size (split across replicas)
     learning_rate: float = 1e-3  # peak learning rate; 0 = the paper's d_model^-0.5·warmup^-0.5
-    schedule: str = "transformer"  # transformer (paper) | constant | linear | cosine
+    # transformer (paper) | constant | linear | cosine | plateau (warm-up, then the rate is
+    # multiplied by plateau_factor whenever train.monitor stalls for plateau_patience epochs)
+    schedule: str = "transformer"
     warmup_steps: int = 200  # linear warm-up steps
+    plateau_patience: int = 2  # schedule=plateau: epochs without improvement before a cut
+    plateau_factor: float = 0.5  # schedule=plateau: the rate is multiplied by this at a cut
+    # Fine-tuning: block k below the head learns at learning_rate · decay^k, the embeddings
+    # at decay^(blocks + 1) (ULMFiT's discriminative rates); 1.0 = one rate for all
+    layer_lr_decay: float = 1.0
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     beta_2: float = 0.98  # Adam β2 (the paper's 0.98)
     clipnorm: float = 1.0  # clip each gradient to this global norm; 0 = off
     label_smoothing: float = 0.1  # ε of label smoothing (paper: 0.1)
     early_stopping_patience: int = 0  # stop after N epochs without val improvement; 0 = off
+    # What picks the best checkpoint, early stopping and plateau cuts: "" = the task's
+    # (val_masked_accuracy, val_accuracy or val_loss); or val_loss, val_bleu, val_macro_f1, …
+    monitor: str = ""
+    # Validation examples greedy-decoded at each epoch end for val_bleu/val_chrf (translate);
+    # classify/image score macro F1 on the whole validation split. 0 = no epoch-end metrics
+    epoch_metrics_examples: int = 256
     seed: int = 0  # seeds Python, NumPy, TensorFlow and the data pipeline
     strategy: str = "auto"  # auto | default | mirrored | multiworker | tpu
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
@@ -157,11 +185,20 @@ class TrainConfig:
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, f"train.{name}", value,
                    "a positive integer")
-        for name in ("steps_per_epoch", "warmup_steps", "early_stopping_patience"):
+        for name in ("steps_per_epoch", "warmup_steps", "early_stopping_patience",
+                     "epoch_metrics_examples"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 0, f"train.{name}", value,
                    "an integer >= 0")
         _check_choice("train.schedule", self.schedule, SCHEDULES)
+        _check(isinstance(self.plateau_patience, int) and self.plateau_patience >= 1,
+               "train.plateau_patience", self.plateau_patience, "a positive integer (epochs)")
+        _check(0 < self.plateau_factor < 1, "train.plateau_factor", self.plateau_factor,
+               "a factor in (0, 1), e.g. 0.5 halves the rate")
+        _check(0 < self.layer_lr_decay <= 1, "train.layer_lr_decay", self.layer_lr_decay,
+               "a factor in (0, 1] (1.0 = off), e.g. 0.8")
+        _check(self.monitor == "" or self.monitor.startswith("val_"), "train.monitor",
+               self.monitor, "a validation metric such as val_loss (or \"\" for the task's)")
         _check(self.learning_rate > 0 or (self.learning_rate == 0 and
                                           self.schedule == "transformer"),
                "train.learning_rate", self.learning_rate,
@@ -187,10 +224,22 @@ class RunConfig:
 
     def __post_init__(self):
         _check_choice("task", self.task, TASKS)
+        monitor = self.train.monitor
+        if monitor and monitor not in self.monitorable:
+            hint = (" (it is computed only when train.epoch_metrics_examples > 0)"
+                    if monitor in EPOCH_METRICS.get(self.task, ()) else "")
+            raise TfbigError(f"config field train.monitor={monitor!r}: expected one of "
+                             f"{', '.join(self.monitorable)} for the {self.task} task{hint}")
 
     @property
     def model_name(self):
         return self.model.name or DEFAULT_MODEL[self.task]
+
+    @property
+    def monitorable(self):
+        """The validation metrics this run logs each epoch (what ``train.monitor`` may be)."""
+        extra = EPOCH_METRICS.get(self.task, ()) if self.train.epoch_metrics_examples else ()
+        return KERAS_METRICS[self.task] + extra
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -202,6 +251,11 @@ class RunConfig:
             json.dump(self.to_dict(), f, indent=2, sort_keys=True)
             f.write("\n")
         os.replace(tmp, path)
+
+
+def monitor_mode(name):
+    """``"min"`` for a loss-like metric (``val_loss``, ``val_perplexity``), else ``"max"``."""
+    return "min" if any(name.endswith(suffix) for suffix in LOWER_IS_BETTER) else "max"
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}

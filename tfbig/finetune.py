@@ -6,6 +6,8 @@
 Takes every flag of ``tfbig.train`` plus the start (``--from RUN_DIR`` or ``--from-hf DIR``)
 and the method: ``full`` (everything trains), ``freeze`` (the new head only), ``gradual``
 (one more block per epoch, top first), ``lora`` (low-rank adapters + the head).
+``--layer-lr-decay D`` adds discriminative learning rates (the top block at D × the
+head's rate, each lower block D times less) to any method that trains the backbone.
 """
 
 import os
@@ -32,6 +34,11 @@ def build_parser():
                         help="what trains (default: full)")
     parser.add_argument("--lora-rank", type=int, default=8, metavar="R",
                         help="rank of the LoRA adapters (with --method lora)")
+    parser.add_argument("--layer-lr-decay", type=float, metavar="D",
+                        help="discriminative rates: the top block learns at D × the head's "
+                             "rate, each block below D times less, the embeddings least "
+                             "(e.g. 0.8; default 1.0 = one rate; = --set "
+                             "train.layer_lr_decay=D)")
     add_train_flags(parser)
     add_common_flags(parser)
     return parser
@@ -39,6 +46,8 @@ def build_parser():
 
 def main(argv):
     args = build_parser().parse_args(argv)
+    if args.layer_lr_decay is not None:  # a flag for a config field: --set still wins
+        args.set = [f"train.layer_lr_decay={args.layer_lr_decay}", *args.set]
     from tfbig.training.finetune import PretrainedStart
 
     start = (PretrainedStart("run", args.from_run, args.method, args.lora_rank)

@@ -1,8 +1,11 @@
 """Fine-tuning end to end: a (tiny, random) Hugging Face BERT checkpoint → classify run
-folder → predict; and the starts that are refused, with their messages."""
+folder → predict; our own mlm run → classify run (backbone, tokenizer, new head, layer-wise
+rates) → predict; and the starts that are refused, with their messages."""
 
+import json
 import os
 
+import keras
 import pytest
 
 from tfbig import config as config_lib
@@ -50,8 +53,8 @@ def test_hf_checkpoint_fine_tunes_into_a_normal_run_folder(tiny_hf, reviews, tmp
     run_dir = str(tmp_path / "run")
     summary = train(config, run_dir, start=start, verbose=0)
 
-    saved = config_lib.from_dict(
-        __import__("json").load(open(os.path.join(run_dir, "config.json"))))
+    with open(os.path.join(run_dir, "config.json")) as f:
+        saved = config_lib.from_dict(json.load(f))
     assert saved.pretrained["method"] == method and saved.pretrained["source"] == "hf"
     assert os.path.exists(os.path.join(run_dir, "tokenizer", "tokenizer_config.json"))
     assert summary["trainable_parameters"] < summary["parameters"] / 2
@@ -88,3 +91,121 @@ def test_finetune_cli_errors(tmp_path):
                              str(tmp_path / "nope"), "--task", "classify"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "nope" in result.stderr, result.stderr
+
+
+# ------------------------------------------------------------ own pretrain → fine-tune
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data")
+TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.steps_per_epoch": 3,
+        "train.epochs": 1, "train.jit_compile": False, "train.warmup_steps": 2}
+
+
+def head_of(name, lines, folder):
+    """The first ``lines`` lines of a shipped data file, as a small file of its own."""
+    with open(os.path.join(DATA, name), encoding="utf-8") as f:
+        text = "".join(next(f) for _ in range(lines))
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def pretrained_mlm(tmp_path_factory):
+    """``train --task mlm`` on a slice of the shipped corpus (tiny BERT, a few steps)."""
+    from tfbig.training.fit import train
+
+    folder = tmp_path_factory.mktemp("mlm")
+    config = config_lib.resolve({**TINY, "task": "mlm", "data.vocab_size": 300,
+                                 "data.path": head_of("corpus.txt", 300, folder)})
+    run_dir = str(folder / "run")
+    train(config, run_dir, verbose=0)
+    return run_dir
+
+
+class WeightsAtStart(keras.callbacks.Callback):
+    """What the model holds when fine-tuning begins: the encoder's weights, the head's
+    shapes, and the learning-rate multipliers the optimizer will use."""
+
+    def on_train_begin(self, logs=None):
+        encoder = self.model.encoder
+        self.encoder = [keras.ops.convert_to_numpy(v) for v in encoder.weights]
+        inside = {id(v) for v in encoder.weights}
+        self.head = [tuple(v.shape) for v in self.model.weights if id(v) not in inside]
+        self.multipliers = {v.path: self.model.optimizer.multiplier(v)
+                            for v in self.model.trainable_variables}
+        self.embedding_path = encoder.embedding.weights[0].path
+
+
+def test_own_mlm_run_fine_tunes_into_a_classifier(pretrained_mlm, tmp_path, capsys):
+    import filecmp
+
+    import numpy as np
+
+    from tfbig.cli import run
+    from tfbig.inference import load_run
+    from tfbig.predict import main as predict_main
+    from tfbig.training.fit import train
+
+    reviews = head_of("reviews.tsv", 200, tmp_path)
+    start = PretrainedStart("run", pretrained_mlm, "full")
+    config = start.check(config_lib.resolve({
+        **TINY, "task": "classify", "data.path": reviews, "train.epochs": 2,
+        "train.layer_lr_decay": 0.5}))
+    run_dir = str(tmp_path / "classify")
+    at_start = WeightsAtStart()
+    summary = train(config, run_dir, start=start, callbacks=[at_start], verbose=0)
+
+    # The backbone starts from the pretrained weights, exactly.
+    _, pretrained = load_run(pretrained_mlm)
+    assert len(at_start.encoder) == len(pretrained.encoder.weights)
+    for value, variable in zip(at_start.encoder, pretrained.encoder.weights):
+        np.testing.assert_array_equal(value, np.asarray(variable), err_msg=variable.path)
+    # The head is new: a classifier over this data's 3 labels (the mlm model had none).
+    task, model = load_run(run_dir)
+    assert task.labels == ["negative", "neutral", "positive"]
+    assert (config.model.d_model, 3) in at_start.head and (3,) in at_start.head
+    # The tokenizer is the pretrained run's, file for file.
+    comparison = filecmp.dircmp(os.path.join(pretrained_mlm, "tokenizer"),
+                                os.path.join(run_dir, "tokenizer"))
+    assert comparison.common_files and not (comparison.diff_files or comparison.left_only
+                                            or comparison.right_only)
+    # Layer-wise rates: head 1, embeddings 0.5^(1 block + 1) with the tiny preset.
+    assert at_start.multipliers[at_start.embedding_path] == 0.25
+    assert max(at_start.multipliers.values()) == 1.0
+
+    # A complete, normal run folder that records where it started.
+    for entry in ("config.json", "model.keras", "metrics.json", "history.csv",
+                  "labels.json", "tokenizer", "checkpoints/best.weights.h5",
+                  "checkpoints/last.weights.h5", "plots/history.png",
+                  "plots/learning_rate.png", "plots/confusion_matrix.png", "tensorboard"):
+        assert os.path.exists(os.path.join(run_dir, entry)), entry
+    with open(os.path.join(run_dir, "config.json")) as f:
+        saved = config_lib.from_dict(json.load(f))
+    assert saved.pretrained["source"] == "run" and saved.train.layer_lr_decay == 0.5
+    assert 0.0 <= summary["validation"]["accuracy"] <= 1.0
+    assert summary["trainable_parameters"] == summary["parameters"]  # method full
+
+    # predict, as a user runs it.
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("I adore the handle.\nThe button is really slow.\n", encoding="utf-8")
+    capsys.readouterr()
+    assert run(predict_main, ["--run", run_dir, "--input", str(inputs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and set(lines) <= set(task.labels)
+
+
+def test_layer_lr_decay_is_refused_where_it_means_nothing(pretrained_mlm, reviews, tmp_path):
+    from tfbig.training.fit import train
+
+    with pytest.raises(TfbigError, match=r"train\.layer_lr_decay=0\.8 has no effect with "
+                                         r"--method freeze"):
+        PretrainedStart("run", pretrained_mlm, "freeze").check(
+            classify_config(reviews, **{"train.layer_lr_decay": 0.8}))
+    with pytest.raises(TfbigError, match=r"train\.layer_lr_decay=0\.8 needs a backbone under "
+                                         r"a new head.*continuing a mlm run"):
+        PretrainedStart("run", pretrained_mlm).check(config_lib.resolve(
+            {"task": "mlm", "model.name": "bert", "train.layer_lr_decay": 0.8}))
+    with pytest.raises(TfbigError, match=r"train\.layer_lr_decay=0\.8 applies when "
+                                         r"fine-tuning a pretrained backbone"):
+        train(classify_config(reviews, **{"train.layer_lr_decay": 0.8}),
+              str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run").exists()

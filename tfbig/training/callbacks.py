@@ -1,8 +1,15 @@
-"""The Keras callbacks every tfbig training run uses, and two of tfbig's own.
+"""The Keras callbacks every tfbig training run uses, and tfbig's own loggers.
 
 Where Keras has a callback, it is used as is: ModelCheckpoint (best and last),
 BackupAndRestore (a killed run resumes from its last finished epoch), TensorBoard,
-CSVLogger (history.csv), TerminateOnNaN, EarlyStopping.
+CSVLogger (history.csv), TerminateOnNaN, EarlyStopping, ReduceLROnPlateau.
+
+Order matters at epoch end: Keras calls the callbacks in list order with one shared
+``logs`` dict, so a callback that *adds* a value (the learning rate, ``val_bleu``) must
+come before the ones that *read* it (ModelCheckpoint and EarlyStopping on the monitor,
+CSVLogger, TensorBoard), and a callback that changes training state (a plateau cut of the
+learning rate) before BackupAndRestore saves it. ``standard_callbacks`` puts the writers
+first.
 """
 
 import os
@@ -51,13 +58,53 @@ class ThroughputLogger(keras.callbacks.Callback):
         return sum(rates) / len(rates) if rates else 0.0
 
 
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate at each epoch end to ``logs["learning_rate"]``,
+    so ``history.csv``, the ``History`` object and the plots get it.
+
+    Keras 3.15 already writes it to TensorBoard (``TensorBoard._collect_learning_rate``)
+    but only into its own copy of the logs, and ``ReduceLROnPlateau`` adds it to ``logs``
+    only when that callback is used; this callback makes it every run's. The value is the
+    rate the next step would use (``schedule(optimizer.iterations)``), as in TensorBoard.
+
+    Example:
+        >>> import numpy as np
+        >>> model = keras.Sequential([keras.layers.Dense(1)])
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.25), loss="mse")
+        >>> history = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0,
+        ...                     callbacks=[LearningRateLogger()])
+        >>> history.history["learning_rate"]
+        [0.25, 0.25]
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        optimizer = self.model.optimizer
+        # A LossScaleOptimizer (mixed_float16) wraps the optimizer that holds the rate.
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
 def standard_callbacks(run_dir, *, monitor="val_loss", mode="min",
-                       early_stopping_patience=0):
-    """The callbacks of a run folder (paths as in ../shared/CONTRACT.md)."""
+                       early_stopping_patience=0, log_writers=()):
+    """The callbacks of a run folder (paths as in ../shared/CONTRACT.md).
+
+    Args:
+        run_dir: the run folder.
+        monitor, mode: the metric that picks the best checkpoint and stops early.
+        early_stopping_patience: epochs without improvement before stopping; 0 = never.
+        log_writers: callbacks that add values to the epoch ``logs`` (task metrics, the
+            plateau cuts that read them); placed after the learning-rate logger and
+            before every callback that reads ``logs`` or saves state (the backup).
+    """
     checkpoints = os.path.join(run_dir, "checkpoints")
     os.makedirs(checkpoints, exist_ok=True)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
+        LearningRateLogger(),
+        *log_writers,
+        # After the writers: a plateau cut made at this epoch end is in the backup.
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
         keras.callbacks.ModelCheckpoint(
             os.path.join(checkpoints, "best.weights.h5"), monitor=monitor, mode=mode,

@@ -54,6 +54,10 @@ class PretrainedStart:
     def check(self, config):
         """Refuse unsupported combinations before anything heavy runs; return the config
         with the model sizes of the pretrained backbone (so config.json is honest)."""
+        if config.train.layer_lr_decay != 1.0 and self.method == "freeze":
+            raise TfbigError(f"train.layer_lr_decay={config.train.layer_lr_decay} has no "
+                             f"effect with --method freeze (the backbone does not train); "
+                             f"use --method full, gradual or lora, or leave it at 1.0")
         if self.source == "hf":
             from tfbig.checkpoints.hf_bert import bert_encoder_arguments
             from tfbig.checkpoints.hf_files import CONFIG_FILE, checkpoint_folder
@@ -85,6 +89,11 @@ class PretrainedStart:
             raise TfbigError(f"--method {self.method} needs a new head (a bert backbone "
                              f"fine-tuned for classify); continuing a {source.task} run "
                              f"trains the whole model: use --method full")
+        if config.train.layer_lr_decay != 1.0 and source.task == config.task != "classify":
+            raise TfbigError(f"train.layer_lr_decay={config.train.layer_lr_decay} needs a "
+                             f"backbone under a new head (a bert backbone fine-tuned for "
+                             f"classify); continuing a {source.task} run trains the whole "
+                             f"model at one rate: use train.layer_lr_decay=1.0")
         return config_lib.replace(config, model=source.model, data={
             "tokenizer": source.data.tokenizer, "lower_case": source.data.lower_case,
             "strip_accents": source.data.strip_accents})
@@ -144,9 +153,20 @@ class PretrainedStart:
     def backbone(self, model):
         return getattr(model, "encoder", model)
 
-    def prepare(self, model, optimizer):
+    def prepare(self, model, optimizer, layer_lr_decay=1.0):
         """Apply the method; return its callbacks. For ``gradual`` the optimizer is built
-        on every variable first, so later-unfrozen ones have their slots."""
+        on every variable first, so later-unfrozen ones have their slots.
+
+        With ``layer_lr_decay`` < 1 (``optimizer`` a ``LayerwiseAdamW``) each backbone
+        block gets its decayed rate; set after the method, so LoRA adapters get the rate
+        of the block they adapt.
+        """
         if self.method == "gradual":
             optimizer.build(model.trainable_variables)
-        return apply_method(self.backbone(model), self.method, lora_rank=self.lora_rank)
+        backbone = self.backbone(model)
+        callbacks = apply_method(backbone, self.method, lora_rank=self.lora_rank)
+        if layer_lr_decay != 1.0:
+            from tfbig.training.layerwise_lr import layer_lr_multipliers
+
+            optimizer.lr_multipliers = layer_lr_multipliers(backbone, layer_lr_decay)
+        return callbacks

@@ -32,6 +32,22 @@ def _leaf_layers(layer):
             if not list(sub._flatten_layers(include_self=False, recursive=False))]
 
 
+def backbone_stages(backbone):
+    """Bottom-up groups of a backbone's layers: the layers below the first block (the
+    embeddings), then each block — what gradual unfreezing and layer-wise learning rates
+    step through.
+
+    Layers above the last block (a pooler, a final norm) are not in any stage: they sit
+    next to the head and are treated like it.
+    """
+    blocks = list(backbone.blocks)
+    children = [layer for layer in backbone._flatten_layers(include_self=False,
+                                                            recursive=False)
+                if not isinstance(layer, keras.layers.Dropout)]
+    first = min(children.index(block) for block in blocks)
+    return [children[:first]] + [[block] for block in blocks]
+
+
 def apply_method(backbone, method, *, lora_rank=8, lora_alpha=None):
     """Set which variables of ``backbone`` train; return the callbacks the method needs.
 
@@ -102,22 +118,10 @@ class GradualUnfreezing(keras.callbacks.Callback):
         self.backbone = backbone
         self.unfrozen = None
 
-    def _children(self):
-        return [layer for layer in self.backbone._flatten_layers(include_self=False,
-                                                                 recursive=False)
-                if not isinstance(layer, keras.layers.Dropout)]
-
     @property
     def stages(self):
-        """Bottom-up groups: the layers below the first block (embeddings), then each block.
-
-        Layers above the last block (a pooler, a final norm) sit next to the head and
-        train from the start.
-        """
-        blocks = list(self.backbone.blocks)
-        children = self._children()
-        first = min(children.index(block) for block in blocks)
-        return [children[:first]] + [[block] for block in blocks]
+        """Bottom-up groups of layers (see :func:`backbone_stages`)."""
+        return backbone_stages(self.backbone)
 
     def set_unfrozen(self, count):
         """Make the top ``count`` stages trainable and the rest frozen."""

@@ -77,6 +77,10 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     splits, report = task.load_splits()
     if report.skipped:
         log(f"skipped {report}")
+    if config.train.layer_lr_decay != 1.0 and start is None:
+        raise TfbigError(f"train.layer_lr_decay={config.train.layer_lr_decay} applies when "
+                         f"fine-tuning a pretrained backbone (python -m tfbig.finetune); "
+                         f"training from scratch uses one rate: leave it at 1.0")
     if (not config.train.steps_per_epoch
             and len(splits["train"]) < config.train.batch_size):
         raise TfbigError(f"train.batch_size={config.train.batch_size} is larger than the "
@@ -90,6 +94,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
     from tfbig.training.distribute import get_strategy
     from tfbig.training.optimizers import build_optimizer
+    from tfbig.training.plateau import plateau_callbacks
+    from tfbig.training.task_metrics import task_metrics_callback
 
     keras.utils.set_random_seed(config.train.seed)
     keras.mixed_precision.set_global_policy(config.train.precision)
@@ -130,7 +136,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     with strategy.scope():
         model = task.build_model() if start is None else start.build_model(task)
         optimizer = build_optimizer(config.train, config.model.d_model, total_steps)
-        method_callbacks = [] if start is None else start.prepare(model, optimizer)
+        method_callbacks = ([] if start is None else
+                            start.prepare(model, optimizer, config.train.layer_lr_decay))
         loss, metrics = task.loss_and_metrics()
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
                       jit_compile=config.train.jit_compile,
@@ -144,10 +151,23 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         f"{trainable:,} trainable")
 
     throughput = ThroughputLogger(task.tokens_per_step())
-    monitor, mode = task.monitor
+    monitor = config.train.monitor
+    monitor, mode = (monitor, config_lib.monitor_mode(monitor)) if monitor else task.monitor
+    # Callbacks that add to the epoch logs, in order: task metrics (val_bleu, val_macro_f1)
+    # first, then the plateau cuts, which may monitor them.
+    log_writers = []
+    task_metrics = task_metrics_callback(task, splits["validation"],
+                                         config.train.epoch_metrics_examples)
+    if task_metrics is not None:
+        log_writers.append(task_metrics)
+    if config.train.schedule == "plateau":
+        log_writers += plateau_callbacks(
+            config.train, monitor=monitor, mode=mode,
+            state_path=os.path.join(run_dir, run_folder.BACKUP, "plateau.json"))
     all_callbacks = standard_callbacks(
         run_dir, monitor=monitor, mode=mode,
-        early_stopping_patience=config.train.early_stopping_patience)
+        early_stopping_patience=config.train.early_stopping_patience,
+        log_writers=log_writers)
     all_callbacks += [throughput, *method_callbacks, *callbacks]
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
@@ -165,18 +185,21 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
                for split in ("validation", "test") if splits[split]}
     summary.update({
         "train_seconds": round(seconds, 1),
+        # What the epoch-end task metrics (val_bleu, val_macro_f1, …) cost, in total.
+        **({"epoch_metrics_seconds": round(sum(task_metrics.seconds), 1)}
+           if task_metrics is not None else {}),
         "train_tokens_per_second": round(throughput.steady_rate, 1),
         "parameters": int(model.count_params()),
         "trainable_parameters": trainable,
     })
     run_folder.write_json(os.path.join(run_dir, run_folder.METRICS), summary)
-    _write_plots(run_dir, config, total_steps)
+    _write_plots(run_dir, config, total_steps, steps_per_epoch)
     task.write_plots(model, splits["test"] or splits["validation"],
                      os.path.join(run_dir, run_folder.PLOTS))
     return summary
 
 
-def _write_plots(run_dir, config, total_steps):
+def _write_plots(run_dir, config, total_steps, steps_per_epoch):
     """Training curves and the learning-rate schedule, as PNGs in ``plots/``."""
     import numpy as np
 
@@ -188,7 +211,31 @@ def _write_plots(run_dir, config, total_steps):
     history = os.path.join(run_dir, run_folder.HISTORY)
     if os.path.exists(history):
         plots.plot_history(history, os.path.join(folder, "history.png"))
-    schedule = build_schedule(config.train, config.model.d_model, total_steps)
-    steps = np.unique(np.linspace(0, max(total_steps - 1, 1), 200).astype(int))
-    rates = [float(schedule(step)) if callable(schedule) else schedule for step in steps]
+    if config.train.schedule == "plateau":
+        steps, rates = _plateau_rates(config.train, history, steps_per_epoch)
+    else:
+        schedule = build_schedule(config.train, config.model.d_model, total_steps)
+        steps = np.unique(np.linspace(0, max(total_steps - 1, 1), 200).astype(int))
+        rates = [float(schedule(step)) if callable(schedule) else schedule for step in steps]
     plots.plot_learning_rate(steps, rates, os.path.join(folder, "learning_rate.png"))
+
+
+def _plateau_rates(train, history, steps_per_epoch):
+    """The plateau schedule as it ran: the warm-up ramp of the first epoch (no cut can
+    come before its end), then the rate logged at each epoch end (the cuts depend on the
+    run, so history.csv is the record)."""
+    import csv
+
+    import numpy as np
+
+    ramp_end = min(train.warmup_steps, steps_per_epoch)
+    steps = ([int(step) for step in np.unique(np.linspace(0, ramp_end - 1, 50).astype(int))]
+             if ramp_end else [])
+    rates = [train.learning_rate * (step + 1) / train.warmup_steps for step in steps]
+    if os.path.exists(history):
+        with open(history, encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                if row.get("learning_rate") not in (None, "", "NA"):
+                    steps.append((int(row["epoch"]) + 1) * steps_per_epoch)
+                    rates.append(float(row["learning_rate"]))
+    return (steps, rates) if steps else ([0], [train.learning_rate])

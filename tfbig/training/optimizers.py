@@ -2,15 +2,20 @@
 
 import keras
 
+from tfbig.training.layerwise_lr import LayerwiseAdamW
 from tfbig.training.schedules import TransformerSchedule, WarmupDecaySchedule
 
 
 def build_schedule(train, d_model, total_steps):
-    """``train.schedule`` → a learning rate (float) or a ``LearningRateSchedule``."""
+    """``train.schedule`` → a learning rate (float) or a ``LearningRateSchedule``.
+
+    ``plateau`` gives the float peak rate: the optimizer then holds it in a variable,
+    which the plateau callbacks (``tfbig.training.plateau``) warm up and cut.
+    """
     if train.schedule == "transformer":
         return TransformerSchedule(d_model, max(train.warmup_steps, 1),
                                    peak_learning_rate=train.learning_rate or None)
-    if train.schedule == "constant":
+    if train.schedule in ("constant", "plateau"):
         return train.learning_rate
     warmup = min(train.warmup_steps, max(total_steps - 1, 0))
     return WarmupDecaySchedule(train.learning_rate, warmup, max(total_steps, warmup + 1),
@@ -19,8 +24,14 @@ def build_schedule(train, d_model, total_steps):
 
 def build_optimizer(train, d_model, total_steps):
     """AdamW (Loshchilov & Hutter 2019) with the paper's β2 and ε, global-norm clipping,
-    and no weight decay on biases and layer-norm parameters."""
-    optimizer = keras.optimizers.AdamW(
+    and no weight decay on biases and layer-norm parameters.
+
+    With ``train.layer_lr_decay`` < 1 it is a :class:`LayerwiseAdamW`; the fine-tuning
+    start sets its per-layer multipliers once the model's variables exist.
+    """
+    layerwise = train.layer_lr_decay != 1.0
+    optimizer_class = LayerwiseAdamW if layerwise else keras.optimizers.AdamW
+    optimizer = optimizer_class(
         learning_rate=build_schedule(train, d_model, total_steps),
         weight_decay=train.weight_decay, beta_1=0.9, beta_2=train.beta_2, epsilon=1e-9,
         global_clipnorm=train.clipnorm or None)

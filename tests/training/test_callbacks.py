@@ -1,0 +1,43 @@
+"""The learning-rate logger (values = the schedule's, in History and history.csv) and the
+order of a run's callbacks: whatever adds to the epoch logs comes before what reads them."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from tfbig.training.callbacks import LearningRateLogger, standard_callbacks
+from tfbig.training.schedules import WarmupDecaySchedule
+
+
+def test_logged_rates_are_the_schedule_at_each_epoch_end(tmp_path):
+    schedule = WarmupDecaySchedule(1e-2, warmup_steps=3, total_steps=20)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.AdamW(schedule), loss="mse")
+    history_path = str(tmp_path / "history.csv")
+    history = model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=2, epochs=3, verbose=0,
+                        callbacks=[LearningRateLogger(), keras.callbacks.CSVLogger(history_path)])
+    # 4 steps per epoch: at the end of epoch e the optimizer has made 4·(e + 1) steps.
+    expected = [float(schedule(4 * (epoch + 1))) for epoch in range(3)]
+    assert history.history["learning_rate"] == pytest.approx(expected)
+    with open(history_path) as f:
+        logged = [float(row["learning_rate"]) for row in csv.DictReader(f)]
+    assert logged == pytest.approx(expected)
+    assert expected[0] > expected[1] > expected[2] > 0  # it does decay
+
+
+def test_writers_come_before_every_reader(tmp_path):
+    writer = keras.callbacks.LambdaCallback()
+    callbacks = standard_callbacks(str(tmp_path), monitor="val_bleu", mode="max",
+                                   early_stopping_patience=2, log_writers=[writer])
+    kinds = [type(callback) for callback in callbacks]
+    readers = [kinds.index(kind) for kind in (
+        keras.callbacks.ModelCheckpoint, keras.callbacks.CSVLogger,
+        keras.callbacks.TensorBoard, keras.callbacks.EarlyStopping)]
+    assert kinds.index(LearningRateLogger) < callbacks.index(writer) < min(readers)
+    # A plateau cut made by a writer is saved by the backup of the same epoch.
+    assert callbacks.index(writer) < kinds.index(keras.callbacks.BackupAndRestore)
+    monitored = [c for c in callbacks if isinstance(c, (keras.callbacks.ModelCheckpoint,
+                                                        keras.callbacks.EarlyStopping))]
+    assert {c.monitor for c in monitored if c.monitor != "val_loss"} == {"val_bleu"}
