@@ -81,6 +81,9 @@ def test_run_folder_has_everything_the_contract_lists(finished_run):
         assert 0.0 <= saved[split]["exact_match"] <= 1.0
         assert saved[split]["perplexity"] > 1.0
     assert saved["train_tokens_per_second"] > 0
+    with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    assert {"tokens_per_second", "learning_rate", "val_bleu"} <= set(header), header
     resolved = config_lib.from_dict(run_folder.read_json(os.path.join(run_dir, "config.json")))
     assert resolved.data.max_source_length > 0 and resolved.data.max_target_length > 0
     assert history_epochs(run_dir) == [0, 1]

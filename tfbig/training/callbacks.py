@@ -39,7 +39,9 @@ class ThroughputLogger(keras.callbacks.Callback):
             self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1
+        # ``batch`` is the last step's index: with steps_per_execution k, Keras calls this
+        # once per k steps.
+        self._steps = batch + 1
         self._end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):

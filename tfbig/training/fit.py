@@ -153,9 +153,9 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     throughput = ThroughputLogger(task.tokens_per_step())
     monitor = config.train.monitor
     monitor, mode = (monitor, config_lib.monitor_mode(monitor)) if monitor else task.monitor
-    # Callbacks that add to the epoch logs, in order: task metrics (val_bleu, val_macro_f1)
-    # first, then the plateau cuts, which may monitor them.
-    log_writers = []
+    # Callbacks that add to the epoch logs, in order: throughput and task metrics (val_bleu,
+    # val_macro_f1) first, then the plateau cuts, which may monitor them.
+    log_writers = [throughput]
     task_metrics = task_metrics_callback(task, splits["validation"],
                                          config.train.epoch_metrics_examples)
     if task_metrics is not None:
@@ -168,7 +168,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         run_dir, monitor=monitor, mode=mode,
         early_stopping_patience=config.train.early_stopping_patience,
         log_writers=log_writers)
-    all_callbacks += [throughput, *method_callbacks, *callbacks]
+    all_callbacks += [*method_callbacks, *callbacks]
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
     started = time.perf_counter()
