@@ -34,6 +34,8 @@ def test_preset_fills_sizes_but_explicit_fields_win():
     ({"model.norm_first": 1}, r"model\.norm_first=1: expected true or false"),
     ({"train.schedule": "step"}, r"train\.schedule='step': expected one of transformer, "
                                  r"constant, linear, cosine, plateau"),
+    ({"train.jit_compile": "yes"}, r"train\.jit_compile='yes': expected true, false or auto"),
+    ({"train.jit_compile": 1}, r"train\.jit_compile=1: expected true or false or a string"),
     ({"train.plateau_patience": 0}, r"train\.plateau_patience=0: expected a positive integer"),
     ({"train.plateau_factor": 1.0}, r"train\.plateau_factor=1\.0: expected a factor in "
                                     r"\(0, 1\)"),
@@ -125,3 +127,19 @@ def test_monitor_choices_and_their_direction():
         {"task": "classify", "train.epoch_metrics_examples": 0}).monitorable
     assert config_lib.resolve({"task": "mlm"}).monitorable == ("val_loss",
                                                                "val_masked_accuracy")
+
+
+@pytest.mark.parametrize("value", [True, False, "auto"])
+def test_jit_compile_is_true_false_or_auto(value):
+    assert config_lib.resolve({"train.jit_compile": value}).train.jit_compile == value
+
+
+def test_auto_xla_is_off_on_a_cpu_only_machine():
+    import tensorflow as tf
+
+    from tfbig.training.distribute import use_xla
+
+    assert config_lib.resolve({}).train.jit_compile == "auto"
+    strategy = tf.distribute.get_strategy()
+    assert use_xla(True, strategy) and not use_xla(False, strategy)
+    assert use_xla("auto", strategy) == bool(tf.config.list_logical_devices("GPU"))

@@ -41,3 +41,19 @@ def get_strategy(name):
         return tf.distribute.TPUStrategy(resolver)
     raise TfbigError(f"unknown strategy {name!r}; expected auto, default, mirrored, "
                      f"multiworker or tpu")
+
+
+def use_xla(jit_compile, strategy):
+    """``train.jit_compile`` → a bool for ``model.compile``.
+
+    ``auto`` turns XLA on where it pays: on GPUs and TPUs (fused kernels, static shapes),
+    not on CPUs, where TensorFlow's own kernels trained the performance issue's reference
+    Transformer faster than XLA did (``benchmarks/train_throughput.py``, docs/benchmarks.md).
+    """
+    if jit_compile != "auto":
+        return bool(jit_compile)
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return True
+    return bool(tf.config.list_logical_devices("GPU"))

@@ -92,7 +92,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     import numpy as np
 
     from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
-    from tfbig.training.distribute import get_strategy
+    from tfbig.training.distribute import get_strategy, use_xla
     from tfbig.training.optimizers import build_optimizer
     from tfbig.training.plateau import plateau_callbacks
     from tfbig.training.task_metrics import task_metrics_callback
@@ -140,7 +140,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
                             start.prepare(model, optimizer, config.train.layer_lr_decay))
         loss, metrics = task.loss_and_metrics()
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
-                      jit_compile=config.train.jit_compile,
+                      jit_compile=use_xla(config.train.jit_compile, strategy),
                       steps_per_execution=config.train.steps_per_execution)
         # Create the optimizer's slots now: created inside the first traced train step
         # they make its tracing several times slower.
@@ -148,7 +148,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
             optimizer.build(model.trainable_variables)
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
     log(f"model: {config.model_name}, {model.count_params():,} parameters, "
-        f"{trainable:,} trainable")
+        f"{trainable:,} trainable; XLA {'on' if model.jit_compile else 'off'}"
+        f"{' (auto)' if config.train.jit_compile == 'auto' else ''}")
 
     throughput = ThroughputLogger(task.tokens_per_step())
     monitor = config.train.monitor
