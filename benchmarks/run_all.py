@@ -159,12 +159,17 @@ def targets(train_rows, generation, pipeline_ratio):
 
     shipped = [n for n in ("tfbig", "tfbig XLA", "tfbig spe=2", "tfbig XLA spe=2")
                if n in train_rows]
-    tfbig_rows = [n for n in train_rows if n.startswith("tfbig")]
+    tfbig_rows = [n for n in train_rows if n.startswith("tfbig") and "before" not in n]
     for label, names in (("tfbig as shipped", shipped), ("tfbig + prototypes", tfbig_rows)):
-        best_name = min(names, key=lambda n: train_rows[n]["seconds_best"])
-        value, text = ratio(train_rows, "baseline", best_name)
-        lines.append((f"training, best {label} ({best_name}): {text} the baseline",
-                      TRAIN_TARGET, value))
+        # Judged on CPU seconds per step: other jobs on a shared machine inflate wall time
+        # round by round (two rows running the same code differed 1.5× in wall time), but
+        # not the process's own CPU time. Wall-clock ratios are printed alongside.
+        best_name = min(names, key=lambda n: train_rows[n]["cpu_seconds_median"])
+        value = (train_rows["baseline"]["cpu_seconds_median"]
+                 / train_rows[best_name]["cpu_seconds_median"])
+        _, wall = ratio(train_rows, "baseline", best_name)
+        lines.append((f"training, best {label} ({best_name}): {value:.2f}× the baseline in "
+                      f"CPU-s/step (wall {wall})", TRAIN_TARGET, value))
     rows = generation["rows"]
     for xla in ("", " XLA"):
         value, text = ratio(rows, "baseline loop (tf.function)", f"tfbig greedy cached{xla}")
