@@ -13,6 +13,7 @@ import dataclasses
 import os
 import sys
 import time
+import warnings
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
@@ -173,7 +174,12 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
     started = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):  # Keras prints progress on stdout
+    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        # Keras 3.15 warns "Your input ran out of data" when a fit with steps_per_epoch
+        # reaches the end of the *validation* set, which every evaluation does. The training
+        # data cannot run out here (it repeats whenever steps_per_epoch is set), so the
+        # warning would only mislead.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
         model.fit(train_data, validation_data=validation_data, epochs=config.train.epochs,
                   steps_per_epoch=config.train.steps_per_epoch or None,
                   callbacks=all_callbacks, verbose=verbose,
