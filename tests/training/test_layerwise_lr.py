@@ -6,26 +6,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from training.test_finetune_methods import INPUTS, LABELS, make_classifier
 
-from tfbig.models.bert_classifier import BertClassifier
-from tfbig.models.bert_encoder import BertEncoder
 from tfbig.training.finetune_methods import apply_method
 from tfbig.training.layerwise_lr import LayerwiseAdamW, layer_lr_multipliers
 
-INPUTS = {"token_ids": np.array([[4, 9, 10, 11, 5, 0], [4, 12, 13, 5, 0, 0]], "int32"),
-          "padding_mask": np.array([[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0]], bool)}
-LABELS = np.array([0, 1], "int32")
 DECAY = 0.5
-
-
-def make_classifier(seed=0):
-    keras.utils.set_random_seed(seed)
-    encoder = BertEncoder(vocabulary_size=20, num_layers=3, num_heads=2, hidden_dim=8,
-                          intermediate_dim=16, dropout=0.0, max_sequence_length=16,
-                          name="encoder")
-    model = BertClassifier(encoder, num_classes=2, dropout=0.0)
-    model(INPUTS)
-    return model
 
 
 def expected_multiplier(path):
