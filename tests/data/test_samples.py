@@ -148,11 +148,23 @@ def test_shipped_corpus_beats_a_unigram_model():
 def test_shipped_shapes():
     paths, labels, class_names = list_images(DATA / "shapes")
     assert class_names == list(samples.SHAPES)
-    assert collections.Counter(labels) == {0: 150, 1: 150, 2: 150}
+    assert collections.Counter(labels) == {0: 250, 1: 250, 2: 250}
     import matplotlib.image
 
     image = matplotlib.image.imread(paths[0])
     assert image.shape == (32, 32, 3)
+
+
+def test_shipped_shapes_match_the_generator():
+    # data/shapes must be what `python -m tfbig.data.samples` writes. Pixels are compared,
+    # not PNG bytes: another zlib may compress the same pixels into other bytes.
+    from PIL import Image
+
+    rng = np.random.default_rng([0, 3])  # seed 0, the stream of the fourth file (shapes)
+    for kind, index, image in samples.shape_samples(250, rng):
+        name = f"{kind}/{kind}_{index:03d}.png"
+        np.testing.assert_array_equal(np.asarray(Image.open(DATA / "shapes" / name)), image,
+                                      err_msg=name)
 
 
 @pytest.mark.parametrize("kind", samples.SHAPES)
@@ -160,6 +172,22 @@ def test_shape_image(kind):
     image = samples.shape_image(kind, np.random.default_rng(0))
     assert image.shape == (32, 32, 3) and image.dtype == np.uint8
     assert image.std() > 10  # a visible shape, not a flat colour
+
+
+def test_only_the_outline_tells_the_shapes_apart():
+    # Area and colour are drawn the same way for every class: their class means agree.
+    images = collections.defaultdict(list)
+    for kind, _, image in samples.shape_samples(200, np.random.default_rng(1)):
+        images[kind].append(image / 255.0)
+    areas, colours = {}, {}
+    for kind, stack in images.items():
+        stack = np.stack(stack)  # (200, 32, 32, 3)
+        lit = stack.mean(axis=-1) > 0.45  # the shape: every channel above 0.5, the rest below 0.4
+        areas[kind] = lit.mean()
+        colours[kind] = stack.mean(axis=(0, 1, 2))
+    assert 0.15 < min(areas.values()) and max(areas.values()) < 1.15 * min(areas.values())
+    for kind in samples.SHAPES:
+        np.testing.assert_allclose(colours[kind], colours["circle"], atol=0.03)
 
 
 def test_shipped_data_is_small():

@@ -229,7 +229,7 @@ def test_list_images(write, tmp_path):
 def test_list_images_shipped_shapes():
     paths, labels, class_names = list_images(DATA / "shapes")
     assert class_names == ["circle", "square", "triangle"]
-    assert [labels.count(i) for i in range(3)] == [150, 150, 150]
+    assert [labels.count(i) for i in range(3)] == [250, 250, 250]
 
 
 def test_list_images_needs_two_classes(write, tmp_path):

@@ -58,3 +58,12 @@ def test_image_cnn_rescales_saves_and_trains(tmp_path):
     assert_config_round_trip(model)
     assert_save_load(model, images, tmp_path)
     assert_fit_decreases(model, images, LABELS)
+
+
+def test_image_cnn_batch_norm_momentum():
+    # 0.9 by default: the moving statistics must settle within a short run's few hundred steps.
+    model = ImageCNN(num_classes=3, image_size=8, filters=(4, 8))
+    assert [norm.momentum for norm in model.batch_norms] == [0.9, 0.9]
+    slow = ImageCNN.from_config({**model.get_config(), "batch_norm_momentum": 0.99})
+    assert [norm.momentum for norm in slow.batch_norms] == [0.99, 0.99]
+    assert slow.get_config()["batch_norm_momentum"] == 0.99

@@ -1,13 +1,14 @@
 """The image task end to end on a toy image folder (the class is the dominant colour, so a
 few steps suffice): ViT and CNN learn it, predict names classes of image paths, and a
-folder that cannot be classified fails early."""
+folder that cannot be classified fails early. The CNN also learns the shipped shapes."""
 
 import json
 import os
 
 import numpy as np
 import pytest
-from tasks.task_checks import check_evaluate, check_run_folder, predict_lines, train_run
+from tasks.task_checks import (SAMPLES, check_evaluate, check_run_folder, predict_lines,
+                               train_run)
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
@@ -36,9 +37,12 @@ def images(tmp_path_factory):
     return write_toy_images(tmp_path_factory.mktemp("data") / "colours", per_class=60)
 
 
-# The CNN's batch-norm statistics need a brisk rate to settle within ~40 steps. The ViT
-# trains with augmentation, harmless here (a flip keeps the colour), to cover that path.
-SETTINGS = {"vit": {"data.augment": {"flip_rate": 0.5}}, "cnn": {"train.learning_rate": 1e-2}}
+# The ViT trains with augmentation, harmless here (a flip keeps the colour), to cover that
+# path. Both learn this in ~32 steps at TINY's 3e-3 on every seed tried (ViT 0-19, CNN
+# 0-11), thanks to the ViT's zero head and the CNN's batch-norm momentum of 0.9. Before
+# them, 2 ViT seeds in 10 collapsed to one class, and the CNN needed 1e-2 and still fell
+# below 0.85 on 4 seeds in 12.
+SETTINGS = {"vit": {"data.augment": {"flip_rate": 0.5}}, "cnn": {}}
 
 
 @pytest.fixture(scope="module", params=["vit", "cnn"])
@@ -78,6 +82,17 @@ def test_run_folder_predict_and_evaluate(trained, images, tmp_path):
         _, rows = check_evaluate(run_dir, summary, tmp_path,
                                  plots=["confusion_matrix.png", "per_class.png"])
         assert list(rows[0]) == ["path", "label", "prediction", "loss"]
+
+
+@pytest.mark.slow
+def test_cnn_learns_the_shipped_shapes(tmp_path_factory):
+    # The shipped sample is a real shape task (colour and size give nothing away), learnt
+    # well above chance in seconds; benchmarks/task_results.py measures cnn and vit in full.
+    _, summary = train_run(tmp_path_factory, **{
+        "task": "image", "model.name": "cnn", "data.path": os.path.join(SAMPLES, "shapes"),
+        "train.epochs": 15})
+    test = summary["test"]
+    assert test["examples"] > 100 and test["accuracy"] > 0.8, test
 
 
 def test_a_folder_with_one_class_is_refused(tmp_path):

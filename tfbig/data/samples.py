@@ -8,7 +8,7 @@ file                task       content
 ``dates.tsv``       translate  8000 ``source<TAB>target``: a date in words -> ``YYYY-MM-DD``
 ``reviews.tsv``     classify   3000 ``text<TAB>label``: product reviews, 1000 per label
 ``corpus.txt``      lm, mlm    4000 simple English sentences from a small grammar
-``shapes/``         image      circle/, square/, triangle/: 150 noisy 32x32 RGB PNGs each
+``shapes/``         image      circle/, square/, triangle/: 250 noisy 32x32 RGB PNGs each
 ==================  =========  ===============================================================
 
 Each file draws from its own random stream, derived from the seed and the file's position,
@@ -223,29 +223,49 @@ def corpus_lines(count: int, rng: np.random.Generator) -> list[str]:
             for _ in range(count)]
 
 
+# Shapes: the class is the outline alone. Colours, size, position and rotation are drawn
+# independently of it; areas are matched (circle 0.8 r, square r, triangle 1.2 r circumradius
+# cover about 2 r^2 each), so neither colour nor size gives the class away.
+_SHAPE_SCALE = {"circle": 0.8, "square": 1.0, "triangle": 1.2}
+_SUPERSAMPLE = 4  # sub-pixels per side: antialiased edges, not staircase outlines
+
+
 def shape_image(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
-    """A ``(size, size, 3)`` uint8 image of one ``kind`` shape on a noisy plain background."""
-    background = rng.uniform(0, 1, 3)
-    colour = rng.uniform(0, 1, 3)
-    while np.abs(colour - background).sum() < 0.6:  # keep the shape visible
-        colour = rng.uniform(0, 1, 3)
-    # Radii scaled so all three shapes cover about the same area: size is not a class cue.
-    radius = rng.uniform(0.16, 0.34) * size * {"circle": 0.8, "square": 1.0, "triangle": 1.2}[kind]
+    """A ``(size, size, 3)`` uint8 image: one ``kind`` shape, lighter than its background.
+
+    Any hue for both, but every channel of the shape is lighter than every channel of the
+    background (background 0..0.4, shape 0.5..1): with one polarity an edge always reads
+    the same way, so a small model learns outlines from a few hundred images. (With either
+    polarity, the small CNN stayed at 0.41 validation accuracy on 300 images a class; with
+    one, it reached 0.93.) Antialiased edges, Gaussian pixel noise of sd 0.04.
+    """
+    background = rng.uniform(0.0, 0.4, 3)
+    colour = rng.uniform(0.5, 1.0, 3)
+    radius = rng.uniform(0.25, 0.38) * size * _SHAPE_SCALE[kind]  # 6.4 to 14.6 pixels
     cx, cy = rng.uniform(radius, size - radius, 2)
-    y, x = np.mgrid[0:size, 0:size] + 0.5  # pixel centres, (size, size) each
+    # Sub-pixel centres (size * s, size * s) in pixel units; coverage = mean over each pixel.
+    y, x = (np.mgrid[0:size * _SUPERSAMPLE, 0:size * _SUPERSAMPLE] + 0.5) / _SUPERSAMPLE
     if kind == "circle":
         inside = (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
     else:  # convex polygon: inside every edge's half-plane (vertices counter-clockwise)
         sides = 4 if kind == "square" else 3
         angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(sides) / sides
         vx, vy = cx + radius * np.cos(angles), cy + radius * np.sin(angles)
-        inside = np.ones((size, size), dtype=bool)
+        inside = np.ones(x.shape, dtype=bool)
         for i in range(sides):
             j = (i + 1) % sides
             inside &= (vx[j] - vx[i]) * (y - vy[i]) - (vy[j] - vy[i]) * (x - vx[i]) >= 0
-    image = np.where(inside[..., None], colour, background)  # (size, size, 3)
-    image = image + rng.normal(0, 0.06, image.shape)
+    coverage = inside.reshape(size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(1, 3))
+    image = background + coverage[..., None] * (colour - background)  # (size, size, 3)
+    image = image + rng.normal(0, 0.04, image.shape)
     return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def shape_samples(per_shape: int, rng: np.random.Generator):
+    """``(kind, index, image)`` for ``per_shape`` images of each shape, in file order."""
+    for kind in SHAPES:
+        for index in range(per_shape):
+            yield kind, index, shape_image(kind, rng)
 
 
 def _write_lines(path: Path, lines: list[str]) -> str:
@@ -253,7 +273,7 @@ def _write_lines(path: Path, lines: list[str]) -> str:
     return f"{path}: {len(lines)} lines, {path.stat().st_size / 1024:.0f} KiB"
 
 
-def write_samples(output, *, seed: int = 0, per_shape: int = 150) -> list[str]:
+def write_samples(output, *, seed: int = 0, per_shape: int = 250) -> list[str]:
     """Write every sample file under ``output`` and return one summary line per file."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise TfbigError(f"seed={seed!r}: expected a non-negative integer")
@@ -272,12 +292,11 @@ def write_samples(output, *, seed: int = 0, per_shape: int = 150) -> list[str]:
     from PIL import Image
 
     total = 0
-    for kind in SHAPES:
-        (output / "shapes" / kind).mkdir(parents=True, exist_ok=True)
-        for index in range(per_shape):
-            path = output / "shapes" / kind / f"{kind}_{index:03d}.png"
-            Image.fromarray(shape_image(kind, rngs[3])).save(path, format="png")
-            total += path.stat().st_size
+    for kind, index, image in shape_samples(per_shape, rngs[3]):
+        path = output / "shapes" / kind / f"{kind}_{index:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path, format="png")
+        total += path.stat().st_size
     summaries.append(f"{output / 'shapes'}: {len(SHAPES)} classes x {per_shape} PNGs, "
                      f"{total / 1024:.0f} KiB")
     return summaries

@@ -24,6 +24,12 @@ class ImageCNN(keras.Model):
         channels: ``C`` (3 for RGB, 1 for grey).
         filters: convolution filters of each stage; each stage halves the resolution.
         dropout: dropout before the classification layer.
+        batch_norm_momentum: how much of the moving mean/variance each training step keeps.
+            0.9, not Keras' 0.99: the moving variance starts at 1, a hundred times that of
+            the first convolution's outputs on 0..1 pixels (~0.01), so at 0.99 it takes
+            ~700 steps (0.99^700 ≈ 0.001) to forget its start, at 0.9 ~70. A short run
+            at 0.99 evaluates with wrong statistics: test accuracy near chance while
+            training accuracy climbs.
 
     Example:
         >>> import numpy as np
@@ -35,13 +41,14 @@ class ImageCNN(keras.Model):
     """
 
     def __init__(self, num_classes, image_size, channels=3, filters=(32, 64, 128),
-                 dropout=0.3, **kwargs):
+                 dropout=0.3, batch_norm_momentum=0.9, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.image_size = image_size
         self.channels = channels
         self.filters = tuple(filters)
         self.dropout = dropout
+        self.batch_norm_momentum = batch_norm_momentum
 
         dtype = self.dtype_policy
         self.rescaling = keras.layers.Rescaling(1.0 / 255, name="rescaling", dtype=dtype)
@@ -50,8 +57,11 @@ class ImageCNN(keras.Model):
                                 dtype=dtype)
             for i, size in enumerate(self.filters)
         ]
-        self.batch_norms = [keras.layers.BatchNormalization(name=f"batch_norm_{i}", dtype=dtype)
-                            for i in range(len(self.filters))]
+        self.batch_norms = [
+            keras.layers.BatchNormalization(momentum=batch_norm_momentum,
+                                            name=f"batch_norm_{i}", dtype=dtype)
+            for i in range(len(self.filters))
+        ]
         self.pool = keras.layers.MaxPooling2D(2, padding="same", name="pool", dtype=dtype)
         self.global_pool = keras.layers.GlobalAveragePooling2D(name="global_pool", dtype=dtype)
         self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
@@ -81,5 +91,6 @@ class ImageCNN(keras.Model):
         config = super().get_config()
         config.update(
             num_classes=self.num_classes, image_size=self.image_size, channels=self.channels,
-            filters=list(self.filters), dropout=self.dropout)
+            filters=list(self.filters), dropout=self.dropout,
+            batch_norm_momentum=self.batch_norm_momentum)
         return config
