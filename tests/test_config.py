@@ -143,3 +143,17 @@ def test_auto_xla_is_off_on_a_cpu_only_machine():
     strategy = tf.distribute.get_strategy()
     assert use_xla(True, strategy) and not use_xla(False, strategy)
     assert use_xla("auto", strategy) == bool(tf.config.list_logical_devices("GPU"))
+
+
+def test_task_defaults_fill_only_what_the_user_left_unset():
+    vit = config_lib.resolve({"task": "image"})  # vit is the image task's default model
+    assert (vit.model.patch_size, vit.train.epochs, vit.train.batch_size) == (8, 60, 16)
+    assert (vit.train.schedule, vit.train.learning_rate) == ("cosine", 1e-3)
+    assert vit.data.augment == {"flip_rate": 0.5}
+    cnn = config_lib.resolve({"task": "image", "model.name": "cnn"})
+    assert (cnn.train.epochs, cnn.train.batch_size, cnn.train.learning_rate) == (20, 32, 3e-3)
+    mine = config_lib.resolve({"task": "image", "train.epochs": 3, "data.augment": {},
+                               "model.patch_size": 4})
+    assert (mine.train.epochs, mine.data.augment, mine.model.patch_size) == (3, {}, 4)
+    # Other tasks keep the field defaults.
+    assert config_lib.resolve({"task": "classify"}).train.schedule == "transformer"

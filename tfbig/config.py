@@ -264,6 +264,19 @@ def monitor_mode(name):
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+# Task defaults: where a task's usual budget differs from the field defaults (which suit the
+# translation Transformer). Keyed by (task, model name); "" = any model of the task. A
+# preset, a config file, flags and --set all win over these. Image runs are short (~100
+# steps an epoch at most on the samples), so they warm up briefly and decay by cosine; the
+# ViT sees 32-pixel images as 4 × 4 patches of 8 (patches of 4 took 2.5× as long for no
+# gain). Measured on data/shapes: CNN 0.99, ViT 0.85 test accuracy (chance 0.33).
+TASK_DEFAULTS = {
+    ("image", ""): {"train.schedule": "cosine", "train.warmup_steps": 50,
+                    "train.learning_rate": 3e-3, "train.batch_size": 32, "train.epochs": 20,
+                    "data.augment": {"flip_rate": 0.5}},
+    ("image", "vit"): {"model.patch_size": 8, "train.learning_rate": 1e-3,
+                       "train.batch_size": 16, "train.epochs": 60},
+}
 TOP_LEVEL = ("task", "search_space", "pretrained")
 # Train flags map onto these fields (e.g. --learning-rate → train.learning_rate).
 FLAG_FIELDS = {
@@ -339,8 +352,14 @@ def resolve(overrides, source="config"):
     preset = values["model"].get("preset", "")
     if preset in PRESETS:
         values["model"] = {**PRESETS[preset], **values["model"]}
+    task = top.get("task", "translate")
+    model_name = values["model"].get("name") or DEFAULT_MODEL.get(task, "")
+    for scope in ((task, model_name), (task, "")):  # the model-specific values first
+        for key, value in TASK_DEFAULTS.get(scope, {}).items():
+            section, _, field = key.partition(".")
+            values[section].setdefault(field, value)
     return RunConfig(
-        task=top.get("task", "translate"),
+        task=task,
         data=DataConfig(**values["data"]),
         model=ModelConfig(**values["model"]),
         train=TrainConfig(**values["train"]),

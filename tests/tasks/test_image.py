@@ -111,7 +111,7 @@ def test_vit_patches_must_tile_the_image():
 
     config = config_lib.resolve({"task": "image", "data.image_size": 30})
     with pytest.raises(TfbigError, match=r"data\.image_size=30 is not divisible by "
-                                         r"model\.patch_size=4"):
+                                         r"model\.patch_size=8"):
         get_task(config)
 
 
