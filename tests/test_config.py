@@ -142,7 +142,9 @@ def test_auto_xla_is_off_on_a_cpu_only_machine():
     assert config_lib.resolve({}).train.jit_compile == "auto"
     strategy = tf.distribute.get_strategy()
     assert use_xla(True, strategy) and not use_xla(False, strategy)
-    assert use_xla("auto", strategy) == bool(tf.config.list_logical_devices("GPU"))
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("this machine has a GPU: auto turns XLA on there")
+    assert use_xla("auto", strategy) is False
 
 
 def test_task_defaults_fill_only_what_the_user_left_unset():
