@@ -21,7 +21,13 @@ def decode_image(path, image_size, channels=3):
     ``channels`` is forced (grey → RGB, RGBA → RGB, ...), animations give their first frame,
     and the image is resized (bilinear) to ``image_size = (height, width)``.
     """
-    image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
+    return decode_image_bytes(tf.io.read_file(path), image_size, channels)
+
+
+def decode_image_bytes(data, image_size, channels=3):
+    """``decode_image`` of the file's encoded bytes (a scalar string): what an exported
+    model applies to its inputs, so serving preprocesses exactly as training did."""
+    image = tf.io.decode_image(data, channels=channels,
                                expand_animations=False)  # uint8 [h, w, channels]
     image = tf.image.resize(image, image_size)  # float32, values still 0..255
     return tf.ensure_shape(image, [*image_size, channels])

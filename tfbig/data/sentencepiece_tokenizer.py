@@ -26,6 +26,7 @@ tokenizer and detokenizer for Neural Text Processing", 2018, https://arxiv.org/a
 Kudo, "Subword Regularization", 2018, https://arxiv.org/abs/1804.10959 (unigram).
 """
 
+import hashlib
 import io
 import pathlib
 
@@ -73,8 +74,12 @@ class SentencePieceTokenizer(Tokenizer):
                              f"{type(model).__name__}; read it with pathlib.Path(...)"
                              ".read_bytes()")
         try:
+            # A name per model: a SavedModel holding two tokenizers (translate's source and
+            # target) otherwise loads both ops under one node name, and tensorflow-text
+            # then gives both the model of the first.
             sentencepiece = tf_text.SentencepieceTokenizer(
-                model=model, out_type=tf.int32, add_bos=False, add_eos=False)
+                model=model, out_type=tf.int32, add_bos=False, add_eos=False,
+                name=f"sentencepiece_{hashlib.sha256(model).hexdigest()[:16]}")
             pieces = sentencepiece.id_to_string(tf.range(sentencepiece.vocab_size()))
         except tf.errors.OpError as error:
             raise TfbigError(f"model is not a valid SentencePiece model: "
