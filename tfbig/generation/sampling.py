@@ -3,13 +3,15 @@
 import keras
 from keras import ops
 
+from tfbig.ops import argmax
+
 NEGATIVE = -1e9  # a finite "minus infinity" for logits
 
 
 def next_token(logits, method, seed, temperature, top_k, top_p):
     """Pick the next token ``[batch]`` from float32 logits ``[batch, vocab]``."""
     if method == "greedy":
-        return ops.cast(ops.argmax(logits, axis=-1), "int32")
+        return argmax(logits, axis=-1)
     logits = logits / temperature
     if top_k:
         kth = ops.top_k(logits, k=top_k)[0][:, -1:]  # (B, 1): the k-th largest logit

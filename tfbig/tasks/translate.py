@@ -148,13 +148,15 @@ class TranslateTask(Task):
         import tensorflow as tf
         from keras import ops
 
+        from tfbig.ops import argmax
+
         @tf.function(autograph=False)  # plain tensor code: nothing to convert
         def per_example(inputs, targets):
             logits = model(inputs, training=False)
             mask = ops.cast(ops.not_equal(targets, 0), "float32")
             losses = keras.losses.sparse_categorical_crossentropy(
                 targets, logits, from_logits=True)  # (B, T)
-            right = ops.cast(ops.equal(ops.argmax(logits, axis=-1), targets), "float32")
+            right = ops.cast(ops.equal(argmax(logits, axis=-1), targets), "float32")
             return (ops.sum(losses * mask, axis=1), ops.sum(right * mask, axis=1),
                     ops.sum(mask, axis=1))
 

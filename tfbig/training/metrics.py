@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tfbig.layers.masks import PAD_ID
+from tfbig.ops import argmax
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -29,7 +30,7 @@ class MaskedAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = ops.cast(y_true, "int32")
-        predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+        predicted = argmax(y_pred, axis=-1)  # not ops.argmax: see tfbig.ops
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         if sample_weight is not None:
             mask = mask * ops.cast(sample_weight, "float32")
