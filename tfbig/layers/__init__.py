@@ -2,7 +2,7 @@
 
 Read them in this order: ``masks`` → ``attention`` (the formula) →
 ``multi_head_attention`` → ``positional_encoding`` → ``feed_forward`` →
-``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks).
+``dropout`` → ``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks).
 For the model family: ``causal_block`` (GPT), ``bert_embedding``, ``patch_embedding``
 (ViT), ``recurrent`` (LSTM/GRU by name).
 """
@@ -13,6 +13,7 @@ from tfbig.layers.bert_embedding import BertEmbedding
 from tfbig.layers.causal_block import CausalBlock
 from tfbig.layers.decoder import Decoder
 from tfbig.layers.decoder_block import DecoderBlock
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.encoder import Encoder
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.layers.feed_forward import FeedForward
@@ -28,6 +29,7 @@ __all__ = [
     "PositionalEmbedding",
     "positional_encoding",
     "FeedForward",
+    "Dropout",
     "EncoderBlock",
     "DecoderBlock",
     "Encoder",

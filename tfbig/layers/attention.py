@@ -27,7 +27,10 @@ def attention_weights(query, key, mask=None):
         mask: optional, broadcastable to ``[..., T_q, T_k]``; True (or 1) = may attend.
     """
     scale = 1.0 / math.sqrt(key.shape[-1])  # d_k is static: the per-head size
-    scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) * scale  # (..., T_q, T_k)
+    # (Q/√d_k)Kᵀ = QKᵀ/√d_k: scaling Q ([T_q, d_k]) is cheaper than scaling the scores
+    # ([T_q, T_k]) whenever T_k > d_k, forward and backward; keras.layers.MultiHeadAttention
+    # does the same.
+    scores = ops.matmul(query * scale, ops.swapaxes(key, -1, -2))  # (..., T_q, T_k)
     # Softmax in float32 even under mixed precision: exp() of float16 scores overflows.
     scores = ops.cast(scores, "float32")
     if mask is not None:

@@ -11,6 +11,8 @@ Reference: Devlin et al. 2018, section 3 (figure 2), https://arxiv.org/abs/1810.
 import keras
 from keras import ops
 
+from tfbig.layers.dropout import Dropout
+
 
 @keras.saving.register_keras_serializable(package="tfbig")
 class BertEmbedding(keras.layers.Layer):
@@ -57,7 +59,7 @@ class BertEmbedding(keras.layers.Layer):
         self.position_embedding = embedding(max_sequence_length, "position_embedding")
         self.embedding_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="embedding_norm", dtype=self.dtype_policy)
-        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
 
     def build(self, token_ids_shape, segment_ids_shape=None):
         self.token_embedding.build(token_ids_shape)

@@ -5,6 +5,7 @@ from keras import ops
 
 from tfbig.layers import masks
 from tfbig.layers.decoder_block import DecoderBlock
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.positional_encoding import PositionalEmbedding
 
 
@@ -50,7 +51,7 @@ class Decoder(keras.layers.Layer):
         self.embedding = PositionalEmbedding(
             vocabulary_size, d_model, max_length, positional, name="embedding",
             dtype=self.dtype_policy)
-        self.embedding_dropout = keras.layers.Dropout(dropout_rate, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout_rate, name="embedding_dropout")
         self.blocks = [
             DecoderBlock(d_model, num_heads, dff, dropout_rate, attention_dropout, activation,
                          norm_first, layer_norm_epsilon, name=f"block_{i}",

@@ -7,6 +7,7 @@ https://arxiv.org/abs/1706.03762
 
 import keras
 
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.feed_forward import FeedForward
 from tfbig.layers.multi_head_attention import MultiHeadAttention
 
@@ -59,16 +60,16 @@ class DecoderBlock(keras.layers.Layer):
 
         self.self_attention = attention("self_attention")
         self.self_attention_norm = norm("self_attention_norm")
-        self.self_attention_residual_dropout = keras.layers.Dropout(
+        self.self_attention_residual_dropout = Dropout(
             dropout_rate, name="self_attention_residual_dropout")
         self.cross_attention = attention("cross_attention")
         self.cross_attention_norm = norm("cross_attention_norm")
-        self.cross_attention_residual_dropout = keras.layers.Dropout(
+        self.cross_attention_residual_dropout = Dropout(
             dropout_rate, name="cross_attention_residual_dropout")
         self.feed_forward = FeedForward(
             d_model, dff, activation, name="feed_forward", dtype=self.dtype_policy)
         self.feed_forward_norm = norm("feed_forward_norm")
-        self.feed_forward_residual_dropout = keras.layers.Dropout(
+        self.feed_forward_residual_dropout = Dropout(
             dropout_rate, name="feed_forward_residual_dropout")
 
     def build(self, x_shape, encoder_output_shape=None):

@@ -3,6 +3,7 @@
 import keras
 
 from tfbig.layers import masks
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.layers.positional_encoding import PositionalEmbedding
 
@@ -44,7 +45,7 @@ class Encoder(keras.layers.Layer):
         self.embedding = PositionalEmbedding(
             vocabulary_size, d_model, max_length, positional, name="embedding",
             dtype=self.dtype_policy)
-        self.embedding_dropout = keras.layers.Dropout(dropout_rate, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout_rate, name="embedding_dropout")
         self.blocks = [
             EncoderBlock(d_model, num_heads, dff, dropout_rate, attention_dropout, activation,
                          norm_first, layer_norm_epsilon, name=f"block_{i}",

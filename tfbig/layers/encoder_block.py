@@ -8,6 +8,7 @@ Both are written out in ``call`` so the difference reads side by side.
 
 import keras
 
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.feed_forward import FeedForward
 from tfbig.layers.multi_head_attention import MultiHeadAttention
 
@@ -60,13 +61,13 @@ class EncoderBlock(keras.layers.Layer):
             name="self_attention", dtype=self.dtype_policy)
         self.attention_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="attention_norm", dtype=self.dtype_policy)
-        self.attention_residual_dropout = keras.layers.Dropout(
+        self.attention_residual_dropout = Dropout(
             dropout_rate, name="attention_residual_dropout")
         self.feed_forward = FeedForward(
             d_model, dff, activation, name="feed_forward", dtype=self.dtype_policy)
         self.feed_forward_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="feed_forward_norm", dtype=self.dtype_policy)
-        self.feed_forward_residual_dropout = keras.layers.Dropout(
+        self.feed_forward_residual_dropout = Dropout(
             dropout_rate, name="feed_forward_residual_dropout")
 
     def build(self, input_shape):

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from tfbig.layers.attention import attention_weights
+from tfbig.layers.dropout import Dropout
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -77,7 +78,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dense = dense(
             output_dim, "attention_output",
             tuple(query_shape[:-1]) + (self.num_heads * self.value_dim,))
-        self.attention_dropout = keras.layers.Dropout(self.dropout, name="attention_dropout")
+        self.attention_dropout = Dropout(self.dropout, name="attention_dropout")
 
     def split_heads(self, x, head_dim):
         """``[batch, T, heads * head_dim]`` → ``[batch, heads, T, head_dim]``."""

@@ -16,6 +16,7 @@ from keras import ops
 from tfbig.errors import TfbigError
 from tfbig.layers import masks
 from tfbig.layers.causal_block import CausalBlock
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.positional_encoding import PositionalEmbedding
 
 
@@ -70,7 +71,7 @@ class GPT(keras.Model):
         self.embedding = PositionalEmbedding(
             vocabulary_size, hidden_dim, max_sequence_length, positional="learned",
             scale_embeddings=False, name="embedding", dtype=self.dtype_policy)
-        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
         self.blocks = [
             CausalBlock(hidden_dim, num_heads, intermediate_dim, dropout, activation="gelu",
                         norm_first=True, layer_norm_epsilon=layer_norm_epsilon,

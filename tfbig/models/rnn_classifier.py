@@ -10,6 +10,7 @@ Reference: Hochreiter & Schmidhuber 1997; Schuster & Paliwal 1997 (bidirectional
 import keras
 from keras import ops
 
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.recurrent import check_cell, recurrent_layer
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
@@ -52,12 +53,12 @@ class RNNClassifier(keras.Model):
 
         self.embedding = keras.layers.Embedding(
             vocabulary_size, embedding_dim, name="embedding", dtype=self.dtype_policy)
-        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
         rnn = recurrent_layer(cell, units, name=cell, dtype=self.dtype_policy)
         self.rnn = (keras.layers.Bidirectional(rnn, name="bidirectional",
                                                dtype=self.dtype_policy)
                     if bidirectional else rnn)
-        self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
+        self.head_dropout = Dropout(dropout, name="head_dropout")
         self.classifier = keras.layers.Dense(
             num_classes, name="classifier", dtype=self.dtype_policy)
 

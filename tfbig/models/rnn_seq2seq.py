@@ -19,6 +19,7 @@ import keras
 from keras import ops
 
 from tfbig.layers import masks
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.multi_head_attention import MultiHeadAttention
 from tfbig.layers.recurrent import check_cell, recurrent_layer
 
@@ -65,7 +66,7 @@ class RNNSeq2Seq(keras.Model):
             input_vocab_size, embedding_dim, name="source_embedding", dtype=dtype)
         self.target_embedding = keras.layers.Embedding(
             target_vocab_size, embedding_dim, name="target_embedding", dtype=dtype)
-        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
         self.encoder = keras.layers.Bidirectional(
             recurrent_layer(cell, units, return_sequences=True, return_state=True,
                             name=f"encoder_{cell}", dtype=dtype),
@@ -84,7 +85,7 @@ class RNNSeq2Seq(keras.Model):
         self.attention.supports_masking = True
         self.attention_combine = keras.layers.Dense(
             units, activation="tanh", name="attention_combine", dtype=dtype)
-        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.output_dropout = Dropout(dropout, name="output_dropout")
         self.output_projection = keras.layers.Dense(
             target_vocab_size, name="output_projection", dtype=dtype)
 

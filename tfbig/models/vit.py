@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from tfbig.errors import TfbigError
+from tfbig.layers.dropout import Dropout
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.layers.patch_embedding import PatchEmbedding
 
@@ -68,7 +69,7 @@ class ViT(keras.Model):
                                                 dtype=dtype)
         self.patch_embedding = PatchEmbedding(
             image_size, patch_size, hidden_dim, channels, name="patch_embedding", dtype=dtype)
-        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
         self.blocks = [
             EncoderBlock(hidden_dim, num_heads, intermediate_dim, dropout, activation="gelu",
                          norm_first=True, layer_norm_epsilon=1e-6, name=f"block_{i}",
