@@ -411,8 +411,9 @@ def parse_set(assignment):
     return key.strip(), value
 
 
-def config_from_flags(config_file=None, flags=None, assignments=()):
-    """Resolve the config of a CLI run: file, then flags that are set, then ``--set``."""
+def overrides_from_flags(config_file=None, flags=None, assignments=()):
+    """The flat overrides of a CLI run, in order: file, then flags that are set, then
+    ``--set`` (``tfbig.tune`` adds each trial's values on top)."""
     overrides = load_config_file(config_file) if config_file else {}
     for flag, key in FLAG_FIELDS.items():
         value = (flags or {}).get(flag)
@@ -421,7 +422,13 @@ def config_from_flags(config_file=None, flags=None, assignments=()):
     for assignment in assignments:
         key, value = parse_set(assignment)
         overrides[key] = value
-    return resolve(overrides, source="--set" if assignments else "config")
+    return overrides
+
+
+def config_from_flags(config_file=None, flags=None, assignments=()):
+    """Resolve the config of a CLI run: file, then flags that are set, then ``--set``."""
+    return resolve(overrides_from_flags(config_file, flags, assignments),
+                   source="--set" if assignments else "config")
 
 
 def from_dict(mapping, source="config.json"):
