@@ -16,6 +16,7 @@ def load_model(path):
     import tfbig.models  # noqa: F401  (registers the layers and models)
     import tfbig.training.losses  # noqa: F401
     import tfbig.training.metrics  # noqa: F401
+    import tfbig.training.fused_adamw  # noqa: F401  (FusedAdamW, with compile=True)
     import tfbig.training.layerwise_lr  # noqa: F401  (LayerwiseAdamW, with compile=True)
     import tfbig.training.schedules  # noqa: F401
 

@@ -25,6 +25,7 @@ import keras
 from keras import ops
 
 from tfbig.training.finetune_methods import backbone_stages
+from tfbig.training.fused_adamw import FusedAdamW
 
 
 def layer_lr_multipliers(backbone, decay):
@@ -57,7 +58,7 @@ def layer_lr_multipliers(backbone, decay):
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class LayerwiseAdamW(keras.optimizers.AdamW):
+class LayerwiseAdamW(FusedAdamW):
     """AdamW whose learning rate (and so its decoupled weight decay) is multiplied per
     variable: ``lr_multipliers[variable.path]``, 1 for a variable not listed.
 
@@ -69,7 +70,8 @@ class LayerwiseAdamW(keras.optimizers.AdamW):
         lr_multipliers: ``{variable path: multiplier}``, e.g. from
             :func:`layer_lr_multipliers`. Can be replaced before the first train step
             (``optimizer.lr_multipliers = ...``), e.g. after adapters were added.
-        **kwargs: ``keras.optimizers.AdamW``'s arguments.
+        **kwargs: ``keras.optimizers.AdamW``'s arguments (this is a
+            :class:`~tfbig.training.fused_adamw.FusedAdamW`).
 
     Example:
         >>> dense = keras.layers.Dense(1, name="dense")

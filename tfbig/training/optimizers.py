@@ -1,7 +1,6 @@
 """The optimiser and learning-rate schedule of a run, built from ``TrainConfig``."""
 
-import keras
-
+from tfbig.training.fused_adamw import FusedAdamW
 from tfbig.training.layerwise_lr import LayerwiseAdamW
 from tfbig.training.schedules import TransformerSchedule, WarmupDecaySchedule
 
@@ -24,13 +23,14 @@ def build_schedule(train, d_model, total_steps):
 
 def build_optimizer(train, d_model, total_steps):
     """AdamW (Loshchilov & Hutter 2019) with the paper's β2 and ε, global-norm clipping,
-    and no weight decay on biases and layer-norm parameters.
+    and no weight decay on biases and layer-norm parameters: a :class:`FusedAdamW`
+    (Keras' AdamW with TensorFlow's one-pass Adam kernel).
 
     With ``train.layer_lr_decay`` < 1 it is a :class:`LayerwiseAdamW`; the fine-tuning
     start sets its per-layer multipliers once the model's variables exist.
     """
     layerwise = train.layer_lr_decay != 1.0
-    optimizer_class = LayerwiseAdamW if layerwise else keras.optimizers.AdamW
+    optimizer_class = LayerwiseAdamW if layerwise else FusedAdamW
     optimizer = optimizer_class(
         learning_rate=build_schedule(train, d_model, total_steps),
         weight_decay=train.weight_decay, beta_1=0.9, beta_2=train.beta_2, epsilon=1e-9,
