@@ -10,9 +10,11 @@ Measures, in one process and one after the other (so they never compete for the 
 2. the classification pipeline on ``data/reviews.tsv`` (a learned WordPiece tokenizer),
    without and with augmentation;
 3. the default Transformer's train step (d_model 128, 2 layers, 4 heads, dff 512, batch 64:
-   ``tfbig.config.resolve({})``), compiled as ``tfbig.train`` compiles it (masked
-   cross-entropy with label smoothing, masked accuracy, AdamW, ``jit_compile=True``),
-   timed with ``train_on_batch`` after the XLA compile.
+   ``tfbig.config.resolve({})``), compiled as ``tfbig.train`` compiles it on this machine
+   (masked cross-entropy with label smoothing, masked accuracy, AdamW, and XLA as
+   ``train.jit_compile=auto`` decides: on with a GPU/TPU, off on a CPU, where XLA trains
+   this model more slowly and would flatter the ratio), timed with ``train_on_batch`` after
+   warm-up steps (tracing, compiling).
 
 and prints batches/s and each pipeline's ratio to the model's rate. The pipelines should
 run at least 10x faster than the model consumes batches, so the accelerator never waits
@@ -41,13 +43,18 @@ def batches_per_second(dataset, batches, warmup):
 
 
 def model_steps_per_second(config, source_vocab, target_vocab, batch, steps, warmup):
-    """Train steps/s of the default Transformer on one fixed batch, after the XLA compile."""
+    """Train steps/s of the default Transformer on one fixed batch, after warm-up steps;
+    returns ``(steps/s, parameters, xla)``."""
     import keras
+    import tensorflow as tf
 
     from tfbig.models import Transformer
+    from tfbig.training.distribute import use_xla
     from tfbig.training.losses import MaskedSparseCrossentropy
     from tfbig.training.metrics import MaskedAccuracy
     from tfbig.training.optimizers import build_optimizer
+
+    xla = use_xla(config.train.jit_compile, tf.distribute.get_strategy())  # as tfbig.train
 
     keras.utils.set_random_seed(config.train.seed)
     m = config.model
@@ -56,14 +63,14 @@ def model_steps_per_second(config, source_vocab, target_vocab, batch, steps, war
                         dropout_rate=m.dropout_rate)
     model.compile(optimizer=build_optimizer(config.train, m.d_model, 1000),
                   loss=MaskedSparseCrossentropy(label_smoothing=config.train.label_smoothing),
-                  metrics=[MaskedAccuracy()], jit_compile=True)
+                  metrics=[MaskedAccuracy()], jit_compile=xla)
     inputs, targets = batch
     for _ in range(warmup):
         model.train_on_batch(inputs, targets)
     started = time.perf_counter()
     for _ in range(steps):
         model.train_on_batch(inputs, targets)
-    return steps / (time.perf_counter() - started), model.count_params()
+    return steps / (time.perf_counter() - started), model.count_params(), xla
 
 
 def main(argv=None):
@@ -122,14 +129,15 @@ def main(argv=None):
         print(f"  measured {name}: {rows[-1][1]:.1f} batches/s", file=sys.stderr)
 
     batch = next(iter(translation(None)))
-    model_rate, parameters = model_steps_per_second(
+    model_rate, parameters, xla = model_steps_per_second(
         config, source_tokenizer.vocab_size, target_tokenizer.vocab_size, batch, args.steps,
         warmup=3)
     model = config.model
     print(f"model: Transformer d_model={model.d_model} layers={model.num_layers} "
           f"heads={model.num_heads} dff={model.dff}, {parameters:,} parameters; batch "
           f"{batch_size}, source {source_length}, target {target_length} "
-          f"tokens; jit_compile=True")
+          f"tokens; XLA {'on' if xla else 'off'} (train.jit_compile="
+          f"{config.train.jit_compile})")
     width = max(len(name) for name, _ in rows) + 2
     print(f"{'what':<{width}}{'batches/s':>11}{'x model':>10}")
     for name, rate in rows:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-COMMANDS = ("train", "predict")
+COMMANDS = ("train", "predict", "evaluate")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -88,23 +88,57 @@ def test_predict_without_a_run(tmp_path):
     assert_usage_error(result, r"--run .*absent-run: no such run folder")
 
 
-@pytest.mark.slow
-def test_train_then_predict_on_a_users_file(tmp_path):
+@pytest.fixture(scope="module")
+def users_run(tmp_path_factory):
+    """``python -m tfbig.train --data add.tsv`` on a user's own file (sums written in words
+    and digits, nothing like the shipped dates): ``(data, run_dir, result)``."""
     import random
 
+    folder = tmp_path_factory.mktemp("users")
     rng = random.Random(0)
     lines = []
     for _ in range(300):
         a, b = rng.randrange(50), rng.randrange(50)
         lines.append(f"add {a} {b}\t{a + b}\n")
-    data = write(tmp_path / "add.tsv", "".join(lines))
-    run_dir = tmp_path / "run"
+    data = write(folder / "add.tsv", "".join(lines))
+    run_dir = folder / "run"
     result = tfbig("tfbig.train", "--data", data, "--epochs", "1", "--steps-per-epoch", "3",
                    "--set", "model.preset=tiny", "--output", str(run_dir), "--seed", "3")
+    return data, run_dir, result
+
+
+def users_splits(data, run_dir):
+    """The run's train/validation/test split of the user's file, as training made it."""
+    import json
+
+    from tfbig.data.sources import read_pairs
+    from tfbig.data.splits import split_examples
+
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["data"]
+    return split_examples(read_pairs(data), validation=config["validation_split"],
+                          test=config["test_split"])
+
+
+@pytest.mark.slow
+def test_train_then_predict_on_a_users_file(users_run, tmp_path):
+    data, run_dir, result = users_run
     assert result.returncode == 0, result.stderr
     assert f"run folder: {run_dir}" in result.stdout and "test: " in result.stdout
     for name in ("config.json", "model.keras", "history.csv", "metrics.json"):
         assert (run_dir / name).stat().st_size > 0
+
+    # The vocabularies are learnt from the user's file (its training split), not the sample:
+    # exactly the characters of its sources and of its targets after the 7 special tokens.
+    train = users_splits(data, run_dir)["train"]
+    tokens = {}
+    for side, texts in (("source", [s for s, _ in train]), ("target", [t for _, t in train])):
+        vocab = (run_dir / f"{side}_tokenizer" / "vocab.txt").read_text(encoding="utf-8")
+        tokens[side] = vocab.removesuffix("\n").split("\n")
+        assert tokens[side][:7] == ["[PAD]", "[UNK]", "[START]", "[END]", "[CLS]", "[SEP]",
+                                    "[MASK]"]
+        assert sorted(tokens[side][7:]) == sorted(set("".join(texts))), side
+    assert "d" in tokens["source"] and "M" not in tokens["source"]  # "add", no "March"
+    assert sorted(tokens["target"][7:]) == list("0123456789")
 
     inputs = write(tmp_path / "in.txt", "add 1 2\nadd 3 4\n\nadd 10 20\n")
     result = tfbig("tfbig.predict", "--run", str(run_dir), "--input", inputs)
@@ -115,3 +149,54 @@ def test_train_then_predict_on_a_users_file(tmp_path):
 
     result = tfbig("tfbig.train", "--data", data, "--output", str(run_dir))
     assert_usage_error(result, r"already holds a finished run")
+
+
+@pytest.mark.slow
+def test_evaluate_on_a_data_file_prints_writes_and_matches_metrics_json(users_run, tmp_path):
+    """``python -m tfbig.evaluate --run DIR --data PATH`` with PATH = the run's own test
+    split: a table on stdout, DIR/eval/{metrics.json, predictions.tsv, plots}, and the same
+    numbers as the run's metrics.json."""
+    import csv
+    import json
+    import math
+
+    data, run_dir, result = users_run
+    assert result.returncode == 0, result.stderr
+    test = users_splits(data, run_dir)["test"]
+    test_file = write(tmp_path / "test.tsv", "".join(f"{s}\t{t}\n" for s, t in test))
+    result = tfbig("tfbig.evaluate", "--run", str(run_dir), "--data", test_file)
+    assert result.returncode == 0, result.stderr
+
+    eval_dir = run_dir / "eval"
+    saved = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
+    expected = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["test"]
+    assert saved["data"] == test_file and saved["examples"] == len(test) == expected["examples"]
+    assert set(expected) <= set(saved)
+    for key, value in expected.items():
+        assert saved[key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
+
+    table = dict(line.split(None, 1) for line in result.stdout.splitlines()
+                 if line.strip() and not line.startswith("written"))
+    assert set(table) == {key for key, value in saved.items()
+                          if isinstance(value, (int, float, str))}
+    for key in ("exact_match", "bleu", "chrf", "token_accuracy", "perplexity"):
+        assert math.isclose(float(table[key]), saved[key], abs_tol=1e-4), key
+    assert result.stdout.splitlines()[-1].split() == ["written", "to", str(eval_dir)]
+
+    with open(eval_dir / "predictions.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert [(row["source"], row["reference"]) for row in rows] == test  # one row per example
+    assert list(rows[0]) == ["source", "reference", "prediction", "loss"]
+    for name in ("attention_encoder.png", "attention_decoder_self.png",
+                 "attention_cross.png", "worst_examples.tsv"):
+        assert (eval_dir / name).stat().st_size > 1000 or name.endswith(".tsv"), name
+
+    bad = write(tmp_path / "bad.tsv", "add 1 2\t3\nadd 2\t\n")
+    assert_usage_error(tfbig("tfbig.evaluate", "--run", str(run_dir), "--data", bad),
+                       r"bad\.tsv:2: empty target field$")
+    result = tfbig("tfbig.evaluate", "--run", str(run_dir), "--data", bad, "--skip-bad-lines",
+                   "--output", str(tmp_path / "skipped"))
+    assert result.returncode == 0, result.stderr
+    assert f"skipped 1 bad line; first: {bad}:2: empty target field" in result.stderr
+    saved = json.loads((tmp_path / "skipped" / "metrics.json").read_text(encoding="utf-8"))
+    assert (saved["examples"], saved["skipped_lines"]) == (1, 1)

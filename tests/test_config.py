@@ -27,7 +27,7 @@ def test_preset_fills_sizes_but_explicit_fields_win():
     ({"train.epochs": "ten"}, r"train\.epochs='ten': expected an integer"),
     ({"train.learning_rate": 0, "train.schedule": "cosine"}, r"train\.learning_rate=0"),
     ({"data.validation_split": 1.5}, r"data\.validation_split=1\.5: expected a fraction"),
-    ({"data.tokenizer": "bpe"}, r"data\.tokenizer='bpe': expected one of auto, char, wordpiece"),
+    ({"data.tokenizer": "bpe"}, r"data\.tokenizer='bpe': expected one of auto, char, word, wordpiece"),
     ({"model.positional": "rotary"}, r"model\.positional='rotary'"),
     ({"train.precision": "float8"}, r"train\.precision='float8': expected one of float32"),
     ({"task": "dance"}, r"task='dance': expected one of translate, classify"),
@@ -159,3 +159,11 @@ def test_task_defaults_fill_only_what_the_user_left_unset():
     assert (mine.train.epochs, mine.data.augment, mine.model.patch_size) == (3, {}, 4)
     # Other tasks keep the field defaults.
     assert config_lib.resolve({"task": "classify"}).train.schedule == "transformer"
+
+
+@pytest.mark.parametrize("kind", ["auto", "char", "word", "wordpiece", "sentencepiece"])
+def test_every_tokenizer_kind_is_a_config_choice(kind):
+    from tfbig.data.tokenizers import TOKENIZER_KINDS
+
+    assert config_lib.resolve({"data.tokenizer": kind}).data.tokenizer == kind
+    assert kind == "auto" or kind in TOKENIZER_KINDS

@@ -23,7 +23,7 @@ TASKS = ("translate", "classify", "lm", "mlm", "image")
 MODELS = ("transformer", "bert", "gpt", "rnn", "cnn", "vit")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-TOKENIZERS = ("auto", "char", "wordpiece", "sentencepiece")
+TOKENIZERS = ("auto", "char", "word", "wordpiece", "sentencepiece")
 SCHEDULES = ("transformer", "constant", "linear", "cosine", "plateau")
 
 # The validation metrics each task's Keras model logs (from its loss_and_metrics) and the
@@ -78,7 +78,7 @@ class DataConfig:
     validation_split: float = 0.1  # fraction held out for validation when val_path is ""
     test_split: float = 0.1  # fraction held out for the final test metrics
     skip_bad_lines: bool = False  # skip (and count) malformed lines instead of stopping
-    # char | wordpiece | sentencepiece | auto (char for translate, else wordpiece)
+    # char | word | wordpiece | sentencepiece | auto (char for translate, else wordpiece)
     tokenizer: str = "auto"
     vocab_size: int = 8000  # largest vocabulary learnt from the training split
     lower_case: bool = False  # case-fold text (keeps accents unless strip_accents)

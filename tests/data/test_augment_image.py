@@ -79,6 +79,84 @@ def test_contrast_scales_each_channels_spread_within_the_factor():
         assert np.allclose(ratio, ratio[0], atol=1e-3) and 0.5 <= ratio[0] <= 1.5
 
 
+def blob_image(size=32, offset=(0.0, 5.0), sigma=1.2):
+    """A dark ``[size, size, 1]`` image with one bright Gaussian blob ``offset`` = (dx, dy)
+    pixels from the centre: where the blob ends up tells how the image was moved."""
+    centre = (size - 1) / 2
+    y, x = np.mgrid[:size, :size]
+    blob = np.exp(-((x - centre - offset[0]) ** 2 + (y - centre - offset[1]) ** 2)
+                  / (2 * sigma ** 2))
+    return (255 * blob)[..., None].astype(np.float32)
+
+
+def blob_positions(op, image, seeds=300):
+    """``(dx, dy)`` of the blob's centroid from the image centre, one row per seed."""
+    op = tf.function(op)  # traced once
+    centre = (image.shape[0] - 1) / 2
+    y, x = np.mgrid[:image.shape[0], :image.shape[1]]
+    positions = []
+    for seed in range(seeds):
+        out = op(image, tf.constant([seed, 7])).numpy()[..., 0]
+        out = np.where(out > 0.2 * out.max(), out, 0.0)  # the blob, not the faint tails
+        positions.append(((x * out).sum() / out.sum() - centre,
+                          (y * out).sum() / out.sum() - centre))
+    return np.array(positions)
+
+
+def test_rotation_angles_are_uniform_over_plus_minus_factor_turns():
+    """factor 0.2: angles uniform in ±0.4π (±72°): mean 0, mean |angle| 0.2π, none beyond."""
+    image = blob_image()
+    dx, dy = blob_positions(lambda x, s: A.random_rotation(x, s, factor=0.2), image).T
+    np.testing.assert_allclose(np.hypot(dx, dy), 5.0, atol=0.3)  # turned, not moved
+    angles = np.arctan2(dx, dy)  # 0 = where the blob started (straight below the centre)
+    assert np.abs(angles).max() <= 0.4 * np.pi + 0.05
+    assert abs(angles.mean()) < 0.15  # σ of the mean ≈ 0.042
+    assert abs(np.abs(angles).mean() - 0.2 * np.pi) < 0.08  # σ ≈ 0.021
+    assert 0.4 < (angles > 0).mean() < 0.6
+
+
+def test_zoom_scales_are_uniform_over_one_plus_minus_factor():
+    """factor 0.3: the blob's distance from the centre is scaled by s ~ U(0.7, 1.3)."""
+    image = blob_image(offset=(0.0, 4.0), sigma=1.0)
+    dx, dy = blob_positions(lambda x, s: A.random_zoom(x, s, factor=0.3), image).T
+    scales = np.hypot(dx, dy) / 4.0
+    np.testing.assert_allclose(dx, 0.0, atol=0.05)  # straight out from the centre
+    assert scales.min() >= 0.7 - 0.03 and scales.max() <= 1.3 + 0.03
+    assert abs(scales.mean() - 1.0) < 0.03  # σ of the mean ≈ 0.01
+    assert abs(scales.std() - 0.6 / np.sqrt(12)) < 0.03
+    assert 0.4 < (scales > 1).mean() < 0.6
+
+
+def test_crop_shifts_are_uniform_and_leave_one_image_in_81_unchanged(image):
+    """padding 4: the window's offset is uniform over 9 x 9 places, (4, 4) being no change."""
+    padded = np.pad(image, [(4, 4), (4, 4), (0, 0)], mode="reflect")
+    crop = tf.function(lambda seed: A.random_crop(image, seed, padding=4))
+    offsets = []
+    for seed in range(810):
+        out = crop(tf.constant([seed, 3])).numpy()
+        found = [(dy, dx) for dy in range(9) for dx in range(9)
+                 if np.array_equal(out, padded[dy:dy + 16, dx:dx + 16])]
+        assert len(found) == 1
+        offsets.append(found[0])
+    offsets = np.array(offsets)
+    for axis in range(2):  # 90 expected per value; σ ≈ 9
+        counts = np.bincount(offsets[:, axis], minlength=9)
+        assert counts.min() > 55 and counts.max() < 125, counts
+    unchanged = np.mean((offsets == 4).all(axis=1))
+    assert unchanged < 0.03  # expected 1/81 ≈ 0.012
+
+
+def test_contrast_factors_are_uniform_over_one_plus_minus_factor():
+    image = random_image(low=96, high=160)  # no clipping at 1 ± 0.5
+    contrast = tf.function(lambda seed: A.random_contrast(image, seed, factor=0.5))
+    ratios = np.array([contrast(tf.constant([seed, 5])).numpy().std() / image.std()
+                       for seed in range(300)])
+    assert ratios.min() >= 0.5 - 1e-3 and ratios.max() <= 1.5 + 1e-3
+    assert abs(ratios.mean() - 1.0) < 0.05  # σ of the mean ≈ 0.017
+    assert abs(ratios.std() - 1 / np.sqrt(12)) < 0.04
+    assert 0.4 < (ratios > 1).mean() < 0.6
+
+
 def distinct_batch(size=8):
     images = np.stack([random_image(seed) for seed in range(size)])
     return images, np.arange(size, dtype=np.int32)  # every example its own class

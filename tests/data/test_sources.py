@@ -30,6 +30,36 @@ def test_read_pairs_is_lazy():
     assert isinstance(read_pairs(DATA / "dates.tsv"), types.GeneratorType)
 
 
+@pytest.mark.parametrize("reader, name, line", [
+    (read_pairs, "big.tsv", "source sentence number {i} with some words\ttarget {i}\n"),
+    (read_labelled, "big.tsv", "a review text number {i} with some words\tlabel{m}\n"),
+    (read_labelled, "big.csv", '"a review, number {i}, with some words",label{m}\n'),
+    (read_texts, "corpus/part.txt", "a line of a text corpus, number {i}, with some words\n"),
+])
+def test_readers_stream_a_large_file_in_constant_memory(tmp_path, reader, name, line):
+    """A ~10 MB file is read line by line: Python's peak allocation while consuming every
+    example stays far below the file's size (reading it whole would need all of it)."""
+    import tracemalloc
+
+    path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        if name.endswith(".csv"):
+            f.write("text,label\n")
+        f.writelines(line.format(i=i, m=i % 3) for i in range(200_000))
+    size = path.stat().st_size
+    assert size > 9_000_000
+    target = tmp_path / "corpus" if name.startswith("corpus/") else path
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in reader(target))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 200_000
+    assert peak < size / 20, f"peak {peak:,} bytes while reading a {size:,}-byte file"
+
+
 def test_read_pairs_reads_the_shipped_sample():
     pairs = list(read_pairs(DATA / "dates.tsv"))
     assert len(pairs) == 8000
@@ -165,6 +195,42 @@ def test_read_labelled_missing_file(tmp_path):
             f"{path}: no such file (expected a TSV of text<TAB>label lines, or a .csv with text "
             f"and label columns)")):
         read_labelled(path)
+
+
+@pytest.mark.parametrize("name, content, line", [
+    ("x.tsv", "good\tpos\n\nmeh\tneutral\nbad\tneg\n", 3),
+    ("x.csv", 'label,text\npos,"two\nlines"\nneutral,meh\nneg,bad\n', 4),
+])
+def test_read_labelled_unknown_label_names_file_and_line(write, name, content, line):
+    path = write(name, content)
+    message = (f"{path}:{line}: label 'neutral' is not in the training labels (neg, pos); add "
+               f"training examples of it or remove it")
+    with pytest.raises(TfbigError, match=exactly(message)):
+        list(read_labelled(path, labels=["neg", "pos"]))
+    report = BadLineReport()
+    kept = list(read_labelled(path, labels=["neg", "pos"], skip_bad_lines=True, report=report))
+    assert [label for _, label in kept] == ["pos", "neg"]
+    assert (report.skipped, report.reasons) == (1, [message])
+    assert len(list(read_labelled(path))) == 3  # without known labels every label goes
+
+
+def test_read_labelled_all_labels_unknown_is_no_examples(write):
+    path = write("x.tsv", "a\tx\n")
+    with pytest.raises(TfbigError, match=exactly(
+            f"{path}: contains no examples (skipped 1 bad line; first: {path}:1: label 'x' is "
+            f"not in the training labels (neg, pos); add training examples of it or remove "
+            f"it)")):
+        list(read_labelled(path, labels=["neg", "pos"], skip_bad_lines=True))
+    with pytest.raises(TfbigError, match=exactly(
+            "labels='pos': expected a list of label strings, not one string")):
+        read_labelled(path, labels="pos")
+
+
+def test_numbered_labelled_gives_each_good_examples_first_line(write):
+    from tfbig.data.sources import numbered_labelled
+
+    path = write("x.csv", 'text,label\n"a\nb",pos\nbad\n\nc,neg\n')
+    assert list(numbered_labelled(path)) == [(2, ("a\nb", "pos")), (6, ("c", "neg"))]
 
 
 # --- read_texts ------------------------------------------------------------------------------

@@ -60,10 +60,16 @@ def wordpiece_tokenizer():
     return learn_tokenizer("wordpiece", CORPUS, vocab_size=500, lower_case=True)
 
 
-@pytest.fixture(scope="module", params=["char", "wordpiece"])
-def tokenizer(request, char_tokenizer, wordpiece_tokenizer):
-    """Both learned tokenizers, for tests of the shared interface."""
-    return {"char": char_tokenizer, "wordpiece": wordpiece_tokenizer}[request.param]
+@pytest.fixture(scope="module")
+def word_tokenizer():
+    return learn_tokenizer("word", CORPUS, vocab_size=500, lower_case=True)
+
+
+@pytest.fixture(scope="module", params=["char", "word", "wordpiece"])
+def tokenizer(request, char_tokenizer, word_tokenizer, wordpiece_tokenizer):
+    """The learned tokenizers, for tests of the shared interface."""
+    return {"char": char_tokenizer, "word": word_tokenizer,
+            "wordpiece": wordpiece_tokenizer}[request.param]
 
 
 # ---------------------------------------------------------------------------- normalisation
@@ -120,13 +126,24 @@ def test_round_trip_of_in_vocabulary_text(tokenizer):
     assert tokenizer.unk_id not in ids.flat_values.numpy()
 
 
+def test_round_trip_gives_back_the_normalised_raw_text(tokenizer):
+    """detokenize(tokenize(x)) == normalize_text(x) for raw, un-normalised in-vocabulary x."""
+    raw = ["  The CAT sat\ton the MAT,\u00a0happily!\n", "ＦÜR Elise is a\u2028piece (for piano).",
+           "A café in PARIS;\r\nthe coffee is good?"]
+    expected = decode(normalize_text(raw, lower_case=True))
+    assert expected == ROUND_TRIP_TEXTS  # the raw texts really needed normalising
+    ids = tokenizer.tokenize(raw)
+    assert tokenizer.unk_id not in ids.flat_values.numpy()
+    assert decode(tokenizer.detokenize(ids)) == expected
+
+
 def test_lower_case_keeps_accents(tokenizer):
     ids = tokenizer.tokenize(["FÜR CAFÉ"])
     assert tokenizer.unk_id not in ids.flat_values.numpy()
     assert decode(tokenizer.detokenize(ids)) == ["für café"]
 
 
-@pytest.mark.parametrize("kind", ["char", "wordpiece"])
+@pytest.mark.parametrize("kind", ["char", "word", "wordpiece"])
 def test_strip_accents_removes_them_from_vocabulary_and_text(kind):
     tokenizer = learn_tokenizer(kind, ["Für café crème"], vocab_size=100, strip_accents=True)
     assert not {"ü", "é", "è"} & set(tokenizer.vocabulary)
@@ -227,6 +244,28 @@ def test_char_vocabulary_must_hold_single_characters():
         CharTokenizer([*special_tokens.SPECIAL_TOKENS, "ab"])
 
 
+# ------------------------------------------------------------------------ word tokenizer
+def test_word_tokenizer_looks_up_whole_words(word_tokenizer):
+    vocabulary = word_tokenizer.vocabulary
+    pieces = [vocabulary[i] for i in word_tokenizer.tokenize(["The  CAT\tsat cats mat,"])[0]]
+    assert pieces == ["the", "cat", "sat", "[UNK]", "mat,"]  # punctuation stays on its word
+    assert decode(word_tokenizer.detokenize(word_tokenizer.tokenize(["cats sat"]))) == ["sat"]
+
+
+def test_word_vocabulary_is_most_frequent_first_and_never_a_special_token():
+    tokenizer = learn_tokenizer("word", ["b a b", "c b [MASK] a", "[PAD]"], vocab_size=9)
+    assert tokenizer.vocabulary == [*special_tokens.SPECIAL_TOKENS, "b", "a"]  # c cut off
+    assert tokenizer.tokenize(["[MASK] c"]).to_list() == [[1, 1]]  # plain text: [UNK]
+    assert learn_tokenizer("word", ["b a b", "c"], min_count=2).vocabulary[7:] == ["b"]
+
+
+def test_word_vocabulary_must_hold_single_words():
+    from tfbig.data.tokenizers import WordTokenizer
+
+    with pytest.raises(TfbigError, match=r"token 7 is 'a b'; .* one word without whitespace"):
+        WordTokenizer([*special_tokens.SPECIAL_TOKENS, "a b"])
+
+
 # ------------------------------------------------------------------- wordpiece tokenizer
 def test_wordpiece_splits_unseen_words_into_pieces_and_unknowns(wordpiece_tokenizer):
     pieces = [wordpiece_tokenizer.vocabulary[i]
@@ -266,7 +305,7 @@ def test_wordpiece_constructor_checks_the_special_tokens():
 # ---------------------------------------------------------------------- learning errors
 def test_learn_rejects_unknown_kind():
     with pytest.raises(TfbigError, match=r"unknown tokenizer kind 'bpe'; valid kinds: char, "
-                                         r"wordpiece"):
+                                         r"word, wordpiece"):
         learn_tokenizer("bpe", CORPUS)
 
 

@@ -88,6 +88,55 @@ def test_report_all_correct_and_default_names():
         assert report[average] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
 
 
+SKLEARN_CASES = {
+    "a class never predicted": (Y_TRUE, Y_PRED, 4),
+    "a class in neither array": ([0, 1, 1, 2, 0], [0, 1, 2, 2, 1], 5),
+    "all correct": ([2, 0, 1, 2, 1], [2, 0, 1, 2, 1], 3),
+    "all wrong": ([0, 0, 1, 1], [1, 1, 0, 0], 2),
+    "one example": ([1], [1], 2),
+    **{f"random {seed}": (*np.random.default_rng(seed).integers(0, 6, (2, 50)).tolist(), 6)
+       for seed in range(3)},
+}
+
+
+@pytest.mark.parametrize("case", SKLEARN_CASES)
+def test_report_equals_scikit_learn(case):
+    """Every number of ``classification_report`` is scikit-learn's own, on the same labels."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    y_true, y_pred, num_classes = SKLEARN_CASES[case]
+    labels = list(range(num_classes))
+    names = [f"class {c}" for c in labels]
+    report = classification_report(y_true, y_pred, class_names=names)
+    np.testing.assert_array_equal(confusion_matrix(y_true, y_pred, num_classes=num_classes),
+                                  metrics.confusion_matrix(y_true, y_pred, labels=labels))
+    assert report["accuracy"] == pytest.approx(metrics.accuracy_score(y_true, y_pred))
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0)
+    for c, name in enumerate(names):
+        assert report["classes"][name] == pytest.approx(
+            {"precision": precision[c], "recall": recall[c], "f1": f1[c], "support": support[c]})
+    for average in ("macro", "micro", "weighted"):
+        precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=average, zero_division=0)
+        assert report[average] == pytest.approx(
+            {"precision": precision, "recall": recall, "f1": f1}), average
+
+
+def test_roc_auc_and_top_k_equal_scikit_learn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 200)
+    scores = labels * 0.3 + rng.normal(size=200)  # informative, not perfect
+    assert roc_auc(labels, scores) == pytest.approx(metrics.roc_auc_score(labels, scores))
+    tied = np.round(scores)  # few distinct values: many ties
+    assert roc_auc(labels, tied) == pytest.approx(metrics.roc_auc_score(labels, tied))
+    y_true = rng.integers(0, 7, 300)
+    logits = rng.normal(size=(300, 7)) + 1.5 * np.eye(7)[y_true]
+    for k in (1, 3, 5):
+        assert top_k_accuracy(y_true, logits, k) == pytest.approx(
+            metrics.top_k_accuracy_score(y_true, logits, k=k, labels=range(7))), k
+
+
 def test_roc_auc_with_ties_equals_pair_counting():
     labels = [0, 0, 1, 1, 0, 1]
     scores = [0.1, 0.5, 0.5, 0.9, 0.5, 0.2]

@@ -71,6 +71,25 @@ def test_perplexity_is_exp_of_mean_cross_entropy():
     assert perplexity(1000.0) == math.inf
 
 
+def test_perplexity_of_the_masked_mean_cross_entropy_leaves_padding_out():
+    """The training loss (masked mean CE in nats) turned into perplexity equals exp of the
+    mean -log p over the real target tokens only, computed here by hand with NumPy."""
+    from tfbig.training.losses import MaskedSparseCrossentropy
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 6, 11)).astype(np.float32) * 3
+    targets = np.array([[4, 7, 2, 0, 0, 0],
+                        [9, 9, 1, 5, 3, 8],
+                        [10, 0, 0, 0, 0, 0]], np.int32)  # 0 = padding: 10 real tokens
+    log_p = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    nll = -np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]  # (3, 6)
+    real = targets != 0
+    expected = math.exp(nll[real].sum() / real.sum())
+    masked = float(MaskedSparseCrossentropy()(targets, logits))
+    assert perplexity(masked) == pytest.approx(expected, rel=1e-5)
+    assert perplexity(nll.mean()) != pytest.approx(expected, rel=1e-2)  # padding would skew it
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: corpus_bleu([], []), r"hypotheses is empty"),
     (lambda: corpus_bleu(["a", "b"], ["a"]), r"2 hypotheses but 1 references"),

@@ -3,6 +3,7 @@ bad label files fail early with messages that say what to fix."""
 
 import json
 import os
+import re
 
 import pytest
 from tasks.task_checks import (check_evaluate, check_run_folder, predict_lines,
@@ -94,10 +95,42 @@ def test_a_validation_label_missing_from_training_stops_the_run(tmp_path):
     train_file = write_lines(tmp_path / "train.tsv", sample_lines("reviews.tsv", 60))
     val_file = write_lines(tmp_path / "val.tsv", ["what a day\tsurprised\n"])
     config = classify_config(train_file, **{"data.val_path": val_file})
-    with pytest.raises(TfbigError, match=r"val\.tsv: label 'surprised' is not in the training "
-                                         r"labels \(negative, neutral, positive\)"):
+    with pytest.raises(TfbigError, match="^" + re.escape(
+            f"{val_file}:1: label 'surprised' is not in the training labels (negative, "
+            f"neutral, positive); add training examples of it or remove it") + "$"):
         train(config, str(tmp_path / "run"), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_label_only_in_the_held_out_split_names_its_file_and_line(tmp_path):
+    from tfbig.data.splits import split_name
+
+    held_out = next(f"odd review {i}" for i in range(1000)
+                    if split_name(f"odd review {i}") == "test")
+    lines = [f"good thing {i}\tpos\n" if i % 2 else f"bad thing {i}\tneg\n" for i in range(40)]
+    lines.insert(7, f"{held_out}\tmeh\n")  # line 8, and its only example is held out
+    path = write_lines(tmp_path / "reviews.tsv", lines)
+    with pytest.raises(TfbigError, match="^" + re.escape(
+            f"{path}:8: label 'meh' is not in the training labels (neg, pos), and this example "
+            f"falls in the test split; add training examples of it or remove it") + "$"):
+        get_task(classify_config(path)).load_splits()
+
+
+def test_evaluate_data_with_an_unknown_label_names_the_line_or_skips_it(tmp_path):
+    from tfbig.data.sources import BadLineReport
+
+    path = write_lines(tmp_path / "eval.csv", ['text,label\n', '"fine, really",pos\n',
+                                               'so so,meh\n', 'awful,neg\n'])
+    task = get_task(classify_config(path))
+    task.labels = ["neg", "pos"]  # as load_assets reads them from a run's labels.json
+    with pytest.raises(TfbigError, match="^" + re.escape(
+            f"{path}:3: label 'meh' is not in the training labels (neg, pos); add training "
+            f"examples of it or remove it") + "$"):
+        task.read_examples(path)
+    report = BadLineReport()
+    assert task.read_examples(path, skip_bad_lines=True, report=report) == [
+        ("fine, really", "pos"), ("awful", "neg")]
+    assert report.skipped == 1 and report.reasons[0].startswith(f"{path}:3: label 'meh'")
 
 
 def test_a_csv_without_a_label_column(tmp_path):
@@ -115,3 +148,25 @@ def test_a_model_that_cannot_do_the_task_lists_the_ones_that_can(task, model, va
     with pytest.raises(TfbigError, match=rf"--model {model} cannot do the {task} task; use one "
                                          rf"of: {valid}"):
         get_task(config)
+
+
+def test_binary_metrics_add_roc_auc_and_the_most_confused_pairs(tmp_path, monkeypatch):
+    import numpy as np
+
+    path = write_lines(tmp_path / "x.tsv", ["a\tneg\n", "b\tpos\n"])
+    task = get_task(classify_config(path))
+    task.labels = ["neg", "pos"]
+    examples = [("a", "neg"), ("b", "pos"), ("c", "pos"), ("d", "neg"), ("e", "pos")]
+    logits = np.array([[1, 0], [0, 2], [0.5, 0], [0, 1], [0, 3]], np.float32)
+    monkeypatch.setattr(task, "logits", lambda model, examples, batch_size=None: logits)
+    metrics, rows = task.final_metrics(None, examples)
+    # Margins -1, 2, -0.5, 1, 3: positives (2, -0.5, 3) beat negatives (-1, 1) in 5 of 6 pairs.
+    assert metrics["roc_auc"] == pytest.approx(5 / 6)
+    assert metrics["accuracy"] == pytest.approx(3 / 5)
+    assert metrics["confusion_matrix"] == [[1, 1], [1, 2]]
+    assert metrics["most_confused"] == [{"true": "neg", "predicted": "pos", "count": 1},
+                                        {"true": "pos", "predicted": "neg", "count": 1}]
+    assert [row["prediction"] for row in rows] == ["neg", "pos", "neg", "pos", "pos"]
+    # One label only among the examples: no ROC-AUC (it needs both), the rest as usual.
+    monkeypatch.setattr(task, "logits", lambda model, examples, batch_size=None: logits[1:3])
+    assert "roc_auc" not in task.final_metrics(None, examples[1:3])[0]

@@ -54,6 +54,40 @@ def test_the_unigram_baseline_matches_numpy(trained):
                                                                   rel=1e-5)
 
 
+def test_perplexity_is_exp_of_the_mean_cross_entropy_over_real_tokens_only(trained):
+    """Held-out lines padded to the model's length T, scored with NumPy from the model's
+    logits: padding positions are left out of the mean that final_metrics exponentiates."""
+    import tensorflow as tf
+
+    from tfbig.data.special_tokens import END_ID, START_ID
+    from tfbig.evaluation.report import held_out_examples
+    from tfbig.inference import load_run
+
+    run_dir, _ = trained
+    task, model = load_run(run_dir)
+    _, texts = held_out_examples(task)
+    length = task.config.data.max_source_length
+    lines = [(text, ids) for text, ids in zip(texts, task.tokenizer.tokenize(texts).to_list())
+             if len(ids) + 1 <= length][:48]  # one window each: [START] ids → ids [END]
+    inputs = np.zeros((len(lines), length), np.int32)
+    targets = np.zeros((len(lines), length), np.int32)
+    for row, (_, ids) in enumerate(lines):
+        inputs[row, :len(ids) + 1] = [START_ID, *ids]
+        targets[row, :len(ids) + 1] = [*ids, END_ID]
+    real = targets != 0
+    assert 0.2 < real.mean() < 0.95  # real tokens and padding both present
+    logits = model(tf.constant(inputs), training=False).numpy().astype(np.float64)
+    log_p = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    nll = -np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
+    metrics, rows = task.final_metrics(model, [text for text, _ in lines])
+    assert metrics["tokens"] == real.sum()
+    assert metrics["cross_entropy"] == pytest.approx(nll[real].mean(), rel=1e-4)
+    assert metrics["perplexity"] == pytest.approx(math.exp(nll[real].mean()), rel=1e-4)
+    assert metrics["perplexity"] != pytest.approx(math.exp(nll.mean()), rel=1e-2)
+    np.testing.assert_allclose([row["loss"] for row in rows],
+                               (nll * real).sum(axis=1) / real.sum(axis=1), rtol=1e-4)
+
+
 def test_run_folder_predict_and_evaluate(trained, tmp_path):
     from tfbig.inference import load_run
 

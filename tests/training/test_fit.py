@@ -157,3 +157,91 @@ def test_augmentation_names_are_checked_before_training(dates_file, tmp_path):
                                          r"delete_rate"):
         train(config, str(tmp_path / "run"), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_attention_maps_of_a_run_have_one_cell_per_query_and_key_token(finished_run, tmp_path,
+                                                                      monkeypatch):
+    """The figures behind a trained run's attention_*.png: per head, a T_q x T_k image whose
+    rows are the first example's query tokens and columns its key tokens, no padding."""
+    import numpy as np
+
+    from tfbig import plots
+    from tfbig.evaluation.report import held_out_examples
+    from tfbig.inference import load_run
+
+    run_dir, _ = finished_run
+    task, model = load_run(run_dir)
+    _, pairs = held_out_examples(task)
+    figures = []
+    draw = plots.attention_figure
+
+    def recording(weights, query_tokens, key_tokens, title="Attention weights"):
+        figures.append((draw(weights, query_tokens, key_tokens, title=title), weights))
+        return figures[-1][0]
+
+    monkeypatch.setattr(plots, "attention_figure", recording)
+    paths = task.write_plots(model, pairs, str(tmp_path))
+    assert [os.path.basename(p) for p in paths] == [
+        "attention_encoder.png", "attention_decoder_self.png", "attention_cross.png"]
+    assert all(os.path.getsize(p) > 1000 for p in paths)
+
+    data = task.config.data
+    source, target = pairs[0]
+    vocab_s, vocab_t = task.source_tokenizer.vocabulary, task.target_tokenizer.vocabulary
+    source_tokens = [vocab_s[i] for i in task.source_tokenizer.tokenize([source])[0].numpy()]
+    target_tokens = [vocab_t[i] for i in task.target_tokenizer.tokenize([target])[0].numpy()]
+    source_tokens = source_tokens[:data.max_source_length]
+    queries = ["[START]", *target_tokens][:data.max_target_length]
+    expected = {"encoder": (source_tokens, source_tokens),
+                "decoder self": (queries, queries), "cross": (queries, source_tokens)}
+    assert len(figures) == 3
+    for (figure, weights), (name, (rows, columns)) in zip(figures, expected.items()):
+        assert figure.get_suptitle() == f"{name} attention, last layer"
+        panels = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+        assert len(panels) == task.config.model.num_heads
+        for ax in panels:
+            assert ax.images[0].get_array().shape == (len(rows), len(columns)), name
+            assert [t.get_text() for t in ax.get_yticklabels()] == rows
+            assert [t.get_text() for t in ax.get_xticklabels()] == columns
+            assert ax.get_xlabel() == "key" and ax.get_ylabel() == "query"
+        # Softmax over the real keys only: each row sums to 1 (padding took no weight).
+        np.testing.assert_allclose(np.asarray(weights).sum(axis=-1), 1.0, atol=1e-4)
+        if name == "decoder self":  # causal: no query looks ahead
+            assert np.allclose(np.triu(np.asarray(weights), k=1), 0.0, atol=1e-6)
+
+
+def test_skip_bad_lines_counts_and_reports_what_it_skipped(dates_file, tmp_path, capsys):
+    with open(dates_file, encoding="utf-8") as f:
+        good = f.readlines()[:40]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("".join(good[:10]) + "no tab here\n" + "".join(good[10:20]) + "x\t \n"
+                   + "".join(good[20:]), encoding="utf-8")
+    config = tiny_config(str(bad), **{"data.skip_bad_lines": True,  # stop right after reading
+                                      "train.batch_size": 1000, "train.steps_per_epoch": 0})
+    with pytest.raises(TfbigError, match=r"batch_size=1000 is larger than the \d+ training"):
+        train(config, str(tmp_path / "run"), verbose=0)
+    assert (f"skipped 2 bad lines; first: {bad}:11: expected 2 tab-separated fields "
+            f"(source<TAB>target), found 1; {bad}:22: empty target field"
+            in capsys.readouterr().err.splitlines())
+    with pytest.raises(TfbigError, match=rf"^{bad}:11: expected 2 tab-separated fields"):
+        train(tiny_config(str(bad)), str(tmp_path / "run"), verbose=0)  # without: an error
+
+
+def test_back_translation_with_a_trained_reverse_run(finished_run, tmp_path):
+    """The dates run (words → ISO) is the reverse model of an ISO → words task: it turns
+    that task's targets (dates in words) into synthetic sources, one pair per text."""
+    from tfbig.data.augment_text import back_translate
+    from tfbig.evaluation.report import held_out_examples
+    from tfbig.inference import load_run
+
+    run_dir, _ = finished_run
+    task, model = load_run(run_dir)
+    _, pairs = held_out_examples(task)
+    words = [source for source, _ in pairs[:10]]
+    synthetic = back_translate(words, run_dir, batch_size=4, drop_empty=False)
+    assert [target for _, target in synthetic] == words  # every original, in order
+    assert [source for source, _ in synthetic] == task.predict_texts(model, words)
+    kept = back_translate(words, run_dir, batch_size=4)  # empty predictions left out
+    assert kept == [pair for pair in synthetic if pair[0].strip()]
+    with pytest.raises(TfbigError, match=r"no such run folder"):
+        back_translate(words, str(tmp_path / "absent"))

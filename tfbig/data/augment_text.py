@@ -38,6 +38,8 @@ Sennrich et al., "Improving Neural Machine Translation Models with Monolingual D
 """
 
 import dataclasses
+import functools
+import os
 
 import tensorflow as tf
 
@@ -263,12 +265,11 @@ def back_translate(texts, predict_fn, *, batch_size=64, drop_empty=True):
 
     Args:
         texts: a list of ``str``.
-        predict_fn: any callable ``list[str] -> list[str]`` of the same length, e.g. a
-            reverse run's predictor::
+        predict_fn: the folder of a trained reverse run (target → source; it is loaded and
+            decodes greedily, as ``python -m tfbig.predict`` does), or any callable
+            ``list[str] -> list[str]`` of the same length::
 
-                from tfbig.inference import load_run
-                task, model = load_run("runs/dates_reverse")   # trained target → source
-                pairs = back_translate(targets, lambda b: task.predict_texts(model, b))
+                pairs = back_translate(targets, "runs/dates_reverse")  # target → source
                 augmented = train_pairs + pairs
 
         batch_size: texts per ``predict_fn`` call.
@@ -280,6 +281,11 @@ def back_translate(texts, predict_fn, *, batch_size=64, drop_empty=True):
     Raises:
         TfbigError: ``predict_fn`` returned something other than one string per text.
     """
+    if isinstance(predict_fn, (str, os.PathLike)):
+        from tfbig.inference import load_run
+
+        task, model = load_run(os.fspath(predict_fn))
+        predict_fn = functools.partial(task.predict_texts, model)
     texts = list(texts)
     pairs = []
     for start in range(0, len(texts), batch_size):

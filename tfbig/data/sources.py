@@ -146,15 +146,48 @@ def _tab_fields(line: str, names: tuple[str, ...], where: str, bad: _BadLines):
     return fields
 
 
-def _tsv(display: str, names: tuple[str, ...], bad: _BadLines):
+def unknown_label_message(where: str, label: str, known, split: str = "") -> str:
+    """``where: label 'x' is not in the training labels (a, b, …); …``: one wording for the
+    readers (``where`` = ``path:line``) and the split checks of ``tfbig.tasks.labels``
+    (``split``: the split the example fell in, when that is why the label is unknown)."""
+    known = list(known)
+    shown = ", ".join(known[:20]) + (", …" if len(known) > 20 else "")
+    fell = f", and this example falls in the {split} split" if split else ""
+    return (f"{where}: label {label!r} is not in the training labels ({shown}){fell}; add "
+            f"training examples of it or remove it")
+
+
+def _check_label(fields, labels, where: str, bad: _BadLines):
+    """``fields`` (text, label), or ``None`` (after ``bad``) when ``labels`` lacks the label."""
+    if labels is not None and fields[1] not in labels[1]:
+        bad(unknown_label_message(where, fields[1], labels[0]))
+        return None
+    return fields
+
+
+def _known_labels(labels):
+    """``(ordered list, set)`` of the known labels, or ``None`` when any label goes."""
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        raise TfbigError(f"labels={labels!r}: expected a list of label strings, not one string")
+    labels = [str(label) for label in labels]
+    return labels, set(labels)
+
+
+def _tsv(display: str, names: tuple[str, ...], bad: _BadLines, labels=None,
+         numbered: bool = False):
     found = False
     for number, line in _lines(display, bad):
         if not line.strip():
             continue
-        fields = _tab_fields(line, names, f"{display}:{number}", bad)
+        where = f"{display}:{number}"
+        fields = _tab_fields(line, names, where, bad)
+        if fields is not None:
+            fields = _check_label(fields, labels, where, bad)
         if fields is not None:
             found = True
-            yield fields
+            yield (number, fields) if numbered else fields
     if not found:
         raise bad.no_examples(display)
 
@@ -172,21 +205,41 @@ def read_pairs(path, *, skip_bad_lines: bool = False, report: BadLineReport | No
     return _tsv(display, ("source", "target"), _BadLines(skip_bad_lines, report))
 
 
-def read_labelled(path, *, skip_bad_lines: bool = False, report: BadLineReport | None = None):
+def read_labelled(path, *, skip_bad_lines: bool = False, report: BadLineReport | None = None,
+                  labels=None):
     """Yield ``(text, label)`` strings from a ``text<TAB>label`` TSV or a ``.csv`` (classify).
 
     A file whose name ends in ``.csv`` (any case) is read with :mod:`csv`, so quoted commas and
     quoted line breaks work; its first non-blank row must name ``text`` and ``label`` columns
     (case-insensitive). Labels are returned as written: names or integers, mapped later.
+
+    Args:
+        labels: the known labels (e.g. a trained run's), or ``None`` to accept any. A line
+            with another label is a bad line: ``path:line: label 'x' is not in the training
+            labels (…)``, raised, or skipped and counted with ``skip_bad_lines``.
     """
     display = _check_file(path, _LABELLED)
     bad = _BadLines(skip_bad_lines, report)
+    labels = _known_labels(labels)
     if display.lower().endswith(".csv"):
-        return _csv(display, bad)
-    return _tsv(display, ("text", "label"), bad)
+        return _csv(display, bad, labels)
+    return _tsv(display, ("text", "label"), bad, labels)
 
 
-def _csv(display: str, bad: _BadLines):
+def numbered_labelled(path):
+    """Yield ``(line_number, (text, label))`` for each good example of a classify file.
+
+    Bad lines are skipped silently: this is for naming the line of an example already read
+    (``read_labelled`` reports bad lines), e.g. one whose label turned out to be unknown.
+    """
+    display = _check_file(path, _LABELLED)
+    bad = _BadLines(True, None)
+    if display.lower().endswith(".csv"):
+        return _csv(display, bad, None, numbered=True)
+    return _tsv(display, ("text", "label"), bad, None, numbered=True)
+
+
+def _csv(display: str, bad: _BadLines, labels=None, numbered: bool = False):
     # A record may span lines (quoted line breaks): name it by the first line the csv reader
     # pulls for it, which feed() notes after each record resets it to None.
     record = {"start": None}
@@ -230,8 +283,10 @@ def _csv(display: str, bad: _BadLines):
         if not text or not label:
             bad(f"{where}: empty {'text' if not text else 'label'} field")
             continue
+        if _check_label((text, label), labels, where, bad) is None:
+            continue
         found = True
-        yield text, label
+        yield (start, (text, label)) if numbered else (text, label)
     if not found:
         raise bad.no_examples(display)
 
@@ -303,16 +358,17 @@ def list_images(folder) -> tuple[list[str], list[int], list[str]]:
 
 
 def iter_examples(task: str, path, *, skip_bad_lines: bool = False,
-                  report: BadLineReport | None = None):
+                  report: BadLineReport | None = None, labels=None):
     """The examples of ``path`` for ``task``, in the task's own shape.
 
     ``translate`` → ``(source, target)``; ``classify`` → ``(text, label)``; ``lm``/``mlm`` →
     ``text``; ``image`` → ``(image_path, class_name)`` (the folder has no bad lines to skip).
+    ``labels`` (classify only): the known labels, see :func:`read_labelled`.
     """
     if task == "translate":
         return read_pairs(path, skip_bad_lines=skip_bad_lines, report=report)
     if task == "classify":
-        return read_labelled(path, skip_bad_lines=skip_bad_lines, report=report)
+        return read_labelled(path, skip_bad_lines=skip_bad_lines, report=report, labels=labels)
     if task in ("lm", "mlm"):
         return read_texts(path, skip_bad_lines=skip_bad_lines, report=report)
     if task == "image":

@@ -8,6 +8,7 @@ This is the front door; the pieces live beside it:
 - ``base_tokenizer``       ``Tokenizer``: the shared interface (``tokenize``, ``detokenize``,
                            ``vocabulary``, ``vocab_size``, ``save``, ``pad_id`` …)
 - ``char_tokenizer``       ``CharTokenizer``: one token per character
+- ``word_tokenizer``       ``WordTokenizer``: one token per whitespace-separated word
 - ``wordpiece_tokenizer``  ``WordPieceTokenizer``: BERT-style subwords
 - ``sentencepiece_tokenizer``  ``SentencePieceTokenizer``: SentencePiece subwords (unigram or
                            BPE), exact round trip; learning needs ``pip install sentencepiece``
@@ -34,18 +35,20 @@ from tfbig.data.sentencepiece_tokenizer import (SentencePieceTokenizer,
 from tfbig.data.special_tokens import (CLS_ID, END_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID,
                                        SEP_ID, SPECIAL_TOKENS, START_ID, UNK_ID)
 from tfbig.data.text_normalization import check_normalization_form, normalize_text
+from tfbig.data.word_tokenizer import WordTokenizer, learn_word_vocabulary
 from tfbig.data.wordpiece_tokenizer import WordPieceTokenizer, learn_wordpiece_vocabulary
 from tfbig.errors import TfbigError
 
 __all__ = [
     "CLS_ID", "END_ID", "MASK_ID", "NUM_SPECIAL_TOKENS", "PAD_ID", "SEP_ID", "SPECIAL_TOKENS",
     "START_ID", "UNK_ID", "TOKENIZER_KINDS", "CharTokenizer", "SentencePieceTokenizer",
-    "Tokenizer", "WordPieceTokenizer", "learn_tokenizer", "load_tokenizer",
+    "Tokenizer", "WordPieceTokenizer", "WordTokenizer", "learn_tokenizer", "load_tokenizer",
 ]
 
 # kind -> (class, learner of what the class is built from: a vocabulary; SentencePiece: a model)
 TOKENIZER_KINDS = {
     CharTokenizer.kind: (CharTokenizer, learn_char_vocabulary),
+    WordTokenizer.kind: (WordTokenizer, learn_word_vocabulary),
     WordPieceTokenizer.kind: (WordPieceTokenizer, learn_wordpiece_vocabulary),
     SentencePieceTokenizer.kind: (SentencePieceTokenizer, learn_sentencepiece_model),
 }
@@ -62,7 +65,7 @@ def learn_tokenizer(kind, texts, *, vocab_size=8000, lower_case=False, strip_acc
     given options (the same the tokenizer then applies), and counted.
 
     Args:
-        kind: ``"char"``, ``"wordpiece"`` or ``"sentencepiece"``.
+        kind: ``"char"``, ``"word"`` (whitespace), ``"wordpiece"`` or ``"sentencepiece"``.
         texts: an iterable of ``str`` (a list, a generator over a file's lines, ...).
         vocab_size: the largest vocabulary wanted, the 7 special tokens included. The
             result can be smaller when the corpus has fewer distinct tokens.
@@ -73,7 +76,8 @@ def learn_tokenizer(kind, texts, *, vocab_size=8000, lower_case=False, strip_acc
             ``"bpe"``.
 
     Returns:
-        A ``CharTokenizer``, ``WordPieceTokenizer`` or ``SentencePieceTokenizer``.
+        A ``CharTokenizer``, ``WordTokenizer``, ``WordPieceTokenizer`` or
+        ``SentencePieceTokenizer``.
 
     Raises:
         TfbigError: unknown ``kind``, ``vocab_size`` too small, ``texts`` not strings or

@@ -7,7 +7,9 @@ task's plots.
 
 import csv
 import os
+import sys
 
+from tfbig.data.sources import BadLineReport
 from tfbig.evaluation.error_analysis import worst_examples
 from tfbig.training import run_folder
 
@@ -33,18 +35,26 @@ def evaluate_run(run_dir, data_path=None, *, output_dir=None, skip_bad_lines=Fal
                  worst=20):
     """Score ``run_dir`` on ``data_path`` (default: the run's held-out test split).
 
+    With ``skip_bad_lines`` malformed lines of ``data_path`` are skipped, reported on stderr
+    and counted as ``skipped_lines`` in the metrics.
+
     Returns ``(metrics, output_dir)``.
     """
     from tfbig.inference import load_run
 
     task, model = load_run(run_dir)
+    report = BadLineReport()
     if data_path:
-        source, examples = data_path, task.read_examples(data_path,
-                                                         skip_bad_lines=skip_bad_lines)
+        source, examples = data_path, task.read_examples(
+            data_path, skip_bad_lines=skip_bad_lines, report=report)
     else:
         source, examples = held_out_examples(task)
+    if report.skipped:
+        print(report, file=sys.stderr, flush=True)  # progress channel, as training does
     metrics, rows = task.final_metrics(model, examples)
     metrics = {"data": source, **metrics}
+    if report.skipped:
+        metrics["skipped_lines"] = report.skipped
 
     output_dir = output_dir or os.path.join(run_dir, "eval")
     os.makedirs(output_dir, exist_ok=True)

@@ -10,10 +10,10 @@ per-class scores and the confusion matrix; plots of the last two.
 import os
 
 from tfbig.config import replace
+from tfbig.data.sources import numbered_labelled, read_labelled
 from tfbig.tasks.class_scores import ClassScoresTask
 from tfbig.tasks.data_files import data_path
-from tfbig.tasks.labels import (check_labels, check_split_labels, learn_labels, load_labels,
-                                save_labels)
+from tfbig.tasks.labels import check_split_labels, learn_labels, load_labels, save_labels
 
 TOKENIZER = "tokenizer"
 # config.model.name → the build_model name of the classifier
@@ -49,17 +49,16 @@ class ClassifyTask(ClassScoresTask):
 
     def read_examples(self, path, *, skip_bad_lines=False, report=None):
         """The file's ``(text, label)`` pairs; once the run's labels are known (evaluate),
-        a label outside them is an error naming the file."""
-        examples = super().read_examples(path, skip_bad_lines=skip_bad_lines, report=report)
-        if self.labels is not None:
-            check_labels((label for _, label in examples), self.labels, path)
-        return examples
+        a line with another label is a bad line (``path:line: label 'x' is not in the
+        training labels …``): an error, or skipped and counted with ``skip_bad_lines``."""
+        return list(read_labelled(path, skip_bad_lines=skip_bad_lines, report=report,
+                                  labels=self.labels))
 
     def load_splits(self):
         """Split the data; every validation/test label must occur in the training split."""
         splits, report = super().load_splits()
         check_split_labels(splits, lambda example: example[1], data_path(self.config),
-                           self.config.data.val_path)
+                           self.config.data.val_path, line_of=_line_of)
         return splits, report
 
     def learn_assets(self, train_examples):
@@ -147,15 +146,17 @@ class ClassifyTask(ClassScoresTask):
         return [self.labels[index] for index in logits.argmax(axis=-1)]
 
     def final_metrics(self, model, examples):
-        """Accuracy, precision/recall/F1 (macro and weighted), per-class scores and the
-        confusion matrix on ``examples``; rows hold text, label, prediction, loss (nats).
+        """Accuracy, precision/recall/F1 (macro and weighted), per-class scores, the
+        confusion matrix and its most confused label pairs on ``examples`` (and ROC-AUC for
+        two labels); rows hold text, label, prediction, loss (nats).
 
         ``majority_class_accuracy`` is what always answering the most frequent label of
         ``examples`` scores: the bar a model has to clear.
         """
         import numpy as np
 
-        from tfbig.evaluation.classification import classification_report, confusion_matrix
+        from tfbig.evaluation.classification import (classification_report, confusion_matrix,
+                                                     most_confused_pairs, roc_auc)
 
         logits = self.logits(model, examples)
         y_true = np.array([self.label_ids[label] for _, label in examples])
@@ -164,6 +165,7 @@ class ClassifyTask(ClassScoresTask):
         losses = -log_probs[np.arange(len(y_true)), y_true]
         report = classification_report(y_true, y_pred, class_names=self.labels)
         self._scored = (examples, y_true, y_pred, report)
+        matrix = confusion_matrix(y_true, y_pred, num_classes=len(self.labels))
         metrics = {
             "examples": len(examples),
             "accuracy": report["accuracy"],
@@ -171,10 +173,16 @@ class ClassifyTask(ClassScoresTask):
                for average in ("macro", "weighted") for score in ("precision", "recall", "f1")},
             "cross_entropy": float(losses.mean()),
             "majority_class_accuracy": float(np.bincount(y_true).max() / len(y_true)),
-            "per_class": report["classes"],
-            "confusion_matrix": confusion_matrix(
-                y_true, y_pred, num_classes=len(self.labels)).tolist(),
         }
+        if len(self.labels) == 2 and 0 < y_true.sum() < len(y_true):
+            # Binary: ROC-AUC of the second label's score (its logit margin), when the
+            # examples hold both labels.
+            metrics["roc_auc"] = roc_auc(y_true, logits[:, 1] - logits[:, 0])
+        metrics.update({
+            "per_class": report["classes"],
+            "confusion_matrix": matrix.tolist(),
+            "most_confused": most_confused_pairs(matrix, self.labels),
+        })
         rows = [{"text": text, "label": label, "prediction": self.labels[prediction],
                  "loss": float(loss)}
                 for (text, label), prediction, loss in zip(examples, y_pred, losses)]
@@ -183,6 +191,14 @@ class ClassifyTask(ClassScoresTask):
     def write_plots(self, model, examples, folder):
         """The confusion matrix and per-class precision/recall/F1 bars of ``examples``."""
         return write_classification_plots(self, model, examples, folder)
+
+
+def _line_of(path, example):
+    """The line of ``path`` where ``example`` first occurs (for an error message), or None."""
+    for line, found in numbered_labelled(path):
+        if found == example:
+            return line
+    return None
 
 
 def write_classification_plots(task, model, examples, folder):

@@ -175,12 +175,13 @@ class ImageTask(ClassScoresTask):
                              f"GIF or BMP)") from None
 
     def final_metrics(self, model, examples):
-        """Accuracy, top-k accuracy, macro F1, per-class scores and the confusion matrix on
-        ``examples``; rows hold path, label, prediction, loss (nats)."""
+        """Accuracy, top-k accuracy, macro F1, per-class scores, the confusion matrix and its
+        most confused class pairs on ``examples``; rows hold path, label, prediction, loss
+        (nats)."""
         import numpy as np
 
         from tfbig.evaluation.classification import (classification_report, confusion_matrix,
-                                                     top_k_accuracy)
+                                                     most_confused_pairs, top_k_accuracy)
 
         logits = self.logits(model, examples)
         y_true = np.array([self.label_ids[label] for _, label in examples])
@@ -190,6 +191,7 @@ class ImageTask(ClassScoresTask):
         report = classification_report(y_true, y_pred, class_names=self.labels)
         self._scored = (examples, y_true, y_pred, report)
         k = min(5, len(self.labels))
+        matrix = confusion_matrix(y_true, y_pred, num_classes=len(self.labels))
         metrics = {
             "examples": len(examples),
             "accuracy": report["accuracy"],
@@ -198,8 +200,8 @@ class ImageTask(ClassScoresTask):
             "cross_entropy": float(losses.mean()),
             "chance_accuracy": 1.0 / len(self.labels),
             "per_class": report["classes"],
-            "confusion_matrix": confusion_matrix(
-                y_true, y_pred, num_classes=len(self.labels)).tolist(),
+            "confusion_matrix": matrix.tolist(),
+            "most_confused": most_confused_pairs(matrix, self.labels),
         }
         rows = [{"path": path, "label": label, "prediction": self.labels[prediction],
                  "loss": float(loss)}

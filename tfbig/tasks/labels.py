@@ -10,6 +10,7 @@ and predictions print ``1 … 5`` again.
 import json
 import os
 
+from tfbig.data.sources import unknown_label_message
 from tfbig.errors import TfbigError
 
 LABELS_FILE = "labels.json"
@@ -42,21 +43,34 @@ def check_labels(labels, known, where):
     known_set = set(known)
     for label in labels:
         if label not in known_set:
-            shown = ", ".join(known[:20]) + (", …" if len(known) > 20 else "")
-            raise TfbigError(f"{where}: label {label!r} is not in the training labels "
-                             f"({shown}); add training examples of it or remove it")
+            raise TfbigError(unknown_label_message(where, label, known))
 
 
-def check_split_labels(splits, label_of, data_path, val_path=""):
+def check_split_labels(splits, label_of, data_path, val_path="", line_of=None):
     """Check that the validation and test splits only hold labels seen in training.
 
     Runs before TensorFlow is imported or the run folder is touched.
+
+    Args:
+        line_of: ``(path, example) -> line number`` (or ``None``) for data files, so that the
+            error names the file and line of the first example with an unknown label.
     """
     known = learn_labels(label_of(example) for example in splits["train"])
+    known_set = set(known)
     for split in ("validation", "test"):
-        source = val_path if split == "validation" and val_path else None
-        where = source or f"the {split} split of {data_path}"
-        check_labels((label_of(example) for example in splits[split]), known, where)
+        from_val_file = split == "validation" and val_path
+        path = val_path if from_val_file else data_path
+        for example in splits[split]:
+            label = label_of(example)
+            if label in known_set:
+                continue
+            line = line_of(path, example) if line_of is not None else None
+            if line is not None:
+                where = f"{path}:{line}"
+            else:
+                where = path if from_val_file else f"the {split} split of {path}"
+            fell = split if line is not None and not from_val_file else ""
+            raise TfbigError(unknown_label_message(where, label, known, split=fell))
     return known
 
 

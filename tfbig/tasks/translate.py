@@ -52,7 +52,7 @@ class TranslateTask(Task):
         """Fill ``data.max_source_length``/``max_target_length`` (0 = from the data).
 
         The target length counts the decoder positions: tokens + 1 ([START] or [END]).
-        Both are capped at ``model.max_length``.
+        Both are capped at ``model.max_length`` and at least 3.
         """
         from tfbig.data.pipeline import longest_tokenized
 
@@ -61,8 +61,10 @@ class TranslateTask(Task):
             (s for s, _ in train_pairs), self.source_tokenizer)
         target = data.max_target_length or longest_tokenized(
             (t for _, t in train_pairs), self.target_tokenizer) + 1
-        self.config = replace(self.config, data={"max_source_length": min(source, cap),
-                                                 "max_target_length": min(target, cap)})
+        # At least 3, the smallest length the config accepts (one-word targets, "word"
+        # tokenizer, would give 2).
+        self.config = replace(self.config, data={"max_source_length": max(min(source, cap), 3),
+                                                 "max_target_length": max(min(target, cap), 3)})
         return self.config
 
     def save_assets(self, run_dir):

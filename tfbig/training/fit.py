@@ -77,7 +77,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     task.check_augment()
     splits, report = task.load_splits()
     if report.skipped:
-        log(f"skipped {report}")
+        log(str(report))  # "skipped N bad lines; first: path:line: why; …"
     if config.train.layer_lr_decay != 1.0 and start is None:
         raise TfbigError(f"train.layer_lr_decay={config.train.layer_lr_decay} applies when "
                          f"fine-tuning a pretrained backbone (python -m tfbig.finetune); "
