@@ -16,6 +16,9 @@ Variants:
 * :class:`GatherMaskedSparseCrossentropy` — the loss as tfbig had it before adopting the
   fused ``SparseSoftmaxCrossEntropyWithLogits`` (``log_softmax`` + gather), to measure that
   change side by side.
+* :func:`keras_parts` — tfbig with Keras' own dropout, AdamW or ``ops.argmax`` back in
+  place of ``tfbig.layers.Dropout``, ``FusedAdamW`` and ``tfbig.ops.argmax``, to measure
+  what each of those gained, side by side.
 * :class:`NonPadLogitsTransformer` — a ``train_step`` that gathers the non-padding target
   positions before the output projection, so no logits are computed for padding (dynamic
   shapes: no XLA).
@@ -201,6 +204,33 @@ class GatherMaskedSparseCrossentropy(MaskedSparseCrossentropy):
             per_token = (1.0 - epsilon) * per_token - epsilon * ops.mean(log_probs, axis=-1)
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+@contextlib.contextmanager
+def keras_parts(*parts):
+    """Swap Keras' own versions back in while a model is built, compiled and traced.
+
+    ``parts``: any of ``"dropout"`` (``keras.layers.Dropout.call`` for tfbig's Dropout),
+    ``"adamw"`` (``keras.optimizers.AdamW`` for ``FusedAdamW``) and ``"argmax"``
+    (``keras.ops.argmax`` in ``MaskedAccuracy``). The traced graph keeps what was in place
+    during the first ``fit``; the originals are restored on exit.
+    """
+    import tfbig.layers.dropout as dropout_module
+    import tfbig.training.metrics as metrics_module
+    import tfbig.training.optimizers as optimizers_module
+
+    saved = (dropout_module.Dropout.call, optimizers_module.FusedAdamW, metrics_module.argmax)
+    if "dropout" in parts:
+        dropout_module.Dropout.call = keras.layers.Dropout.call
+    if "adamw" in parts:
+        optimizers_module.FusedAdamW = keras.optimizers.AdamW
+    if "argmax" in parts:
+        metrics_module.argmax = lambda x, axis=-1: ops.cast(ops.argmax(x, axis=axis), "int32")
+    try:
+        yield
+    finally:
+        (dropout_module.Dropout.call, optimizers_module.FusedAdamW,
+         metrics_module.argmax) = saved
 
 
 ATTENTIONS = {"fused_qkv": FusedQKVAttention, "sdpa": SdpaAttention}

@@ -34,18 +34,45 @@ CONFIGS = {
     "tfbig +fused QKV": dict(kind="tfbig", attention="fused_qkv"),
     "tfbig, gather loss (before)": dict(kind="tfbig", gather_loss=True),
     "tfbig +non-pad logits": dict(kind="tfbig", non_pad_logits=True),
+    # What tfbig's own dropout, FusedAdamW and argmax gained: Keras' versions swapped back.
+    "tfbig w/ Keras dropout": dict(kind="tfbig", keras_parts=("dropout",)),
+    "tfbig w/ Keras AdamW": dict(kind="tfbig", keras_parts=("adamw",)),
+    "tfbig w/ keras.ops.argmax": dict(kind="tfbig", keras_parts=("argmax",)),
+    "tfbig w/ all three Keras'": dict(kind="tfbig", keras_parts=("dropout", "adamw", "argmax")),
 }
-# "tfbig XLA spe=2" is left out of the default run to keep it under 25 minutes.
-DEFAULT_CONFIGS = [name for name in CONFIGS if name != "tfbig XLA spe=2"]
+# Left out of the default run to keep it under 25 minutes (name them with --configs).
+DEFAULT_CONFIGS = [name for name in CONFIGS
+                   if name != "tfbig XLA spe=2" and "keras_parts" not in CONFIGS[name]]
 
 
-def build_and_compile(name, size):
+def parse_configs(text):
+    """``--configs`` → names; a name may itself hold a comma ("tfbig, gather loss …"), so
+    the longest known name at each point wins."""
+    names, rest = [], text
+    while rest:
+        match = max((name for name in CONFIGS if rest == name or rest.startswith(name + ",")),
+                    key=len, default=None)
+        if match is None:
+            raise SystemExit(f"--configs: unknown config at {rest!r}; known: "
+                             f"{', '.join(CONFIGS)}")
+        names.append(match)
+        rest = rest[len(match) + 1:]
+    return names
+
+
+def build_and_compile(name, size, data, first_steps):
+    """Build and compile config ``name``, then ``fit`` ``first_steps`` steps (the trace)."""
+    import prototypes
+
     spec = CONFIGS[name]
-    model = workloads.build_model(spec["kind"], size, spec.get("attention"),
-                                  spec.get("non_pad_logits", False))
-    return workloads.compile_for_training(
-        model, spec["kind"], size, spec.get("jit_compile", False),
-        spec.get("steps_per_execution", 1), spec.get("gather_loss", False))
+    with prototypes.keras_parts(*spec.get("keras_parts", ())):
+        model = workloads.build_model(spec["kind"], size, spec.get("attention"),
+                                      spec.get("non_pad_logits", False))
+        model = workloads.compile_for_training(
+            model, spec["kind"], size, spec.get("jit_compile", False),
+            spec.get("steps_per_execution", 1), spec.get("gather_loss", False))
+        model.fit(data, steps_per_epoch=first_steps, epochs=1, verbose=0)
+    return model
 
 
 def matmul_floor(size):
@@ -92,8 +119,7 @@ def run(size, names, rounds, steps_per_round, warmup_steps=3, log=print):
     jobs, compile_seconds, models = {}, {}, {}
     for name in names:
         started = time.perf_counter()
-        model = build_and_compile(name, size)
-        model.fit(data, steps_per_epoch=warmup_steps, epochs=1, verbose=0)  # trace + warm
+        model = build_and_compile(name, size, data, warmup_steps)  # trace + warm
         compile_seconds[name] = time.perf_counter() - started
         log(f"  compiled {name} ({compile_seconds[name]:.0f}s incl. {warmup_steps} steps)")
         models[name] = model
@@ -122,8 +148,7 @@ def worker(name, size, steps):
 
     rss_runtime = workloads.peak_rss_mib()
     data = workloads.dataset(size)
-    model = build_and_compile(name, size)
-    model.fit(data, steps_per_epoch=1, epochs=1, verbose=0)  # trace/compile + one step
+    model = build_and_compile(name, size, data, 1)  # trace/compile + one step
     timing = workloads.Timings()
     timing.measure(lambda: workloads.timed_fit(model, data, steps))
     return dict(name=name, size=size.__dict__, rss_runtime_mib=rss_runtime,
@@ -167,7 +192,7 @@ def main(argv=None):
         print(json.dumps(worker(spec["name"], Size(**spec["size"]), spec["steps"])))
         return 0
     size = workloads.QUICK if args.quick else workloads.REFERENCE
-    rows = run(size, args.configs.split(","), args.rounds, args.steps_per_round,
+    rows = run(size, parse_configs(args.configs), args.rounds, args.steps_per_round,
                args.warmup_steps)
     base = rows["baseline"]["seconds_best"] if "baseline" in rows else None
     for name, row in rows.items():
