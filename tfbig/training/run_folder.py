@@ -66,14 +66,19 @@ def run_state(run_dir):
     return "new"
 
 
-def clear_run(run_dir):
-    """Delete what a previous run wrote (and only that) from ``run_dir``."""
-    for entry in RUN_ENTRIES:
-        path = os.path.join(run_dir, entry)
+def remove_entries(folder, entries):
+    """Delete the files and folders named ``entries`` from ``folder`` (those that exist)."""
+    for entry in entries:
+        path = os.path.join(folder, entry)
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
             os.remove(path)
+
+
+def clear_run(run_dir):
+    """Delete what a previous run wrote (and only that) from ``run_dir``."""
+    remove_entries(run_dir, RUN_ENTRIES)
 
 
 def require_run(run_dir):

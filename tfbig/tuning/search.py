@@ -13,7 +13,6 @@
 
 import contextlib
 import os
-import shutil
 import sys
 
 from tfbig import config as config_lib
@@ -85,12 +84,7 @@ def prepare_output(output, settings, overwrite):
     if os.path.exists(output) and not os.path.isdir(output):
         raise TfbigError(f"--output {output}: exists and is not a folder")
     if overwrite:
-        for entry in ENTRIES:
-            target = os.path.join(output, entry)
-            if os.path.isdir(target):
-                shutil.rmtree(target)
-            elif os.path.exists(target):
-                os.remove(target)
+        run_folder.remove_entries(output, ENTRIES)
     elif os.path.exists(path):
         saved = run_folder.read_json(path)
         changes = [f"{name}: {saved.get(name)!r} → {settings[name]!r}"
