@@ -1,12 +1,21 @@
 """Generation throughput: the tutorial's greedy loop vs ``tfbig.generation.generate``.
 
-    python benchmarks/generation_throughput.py [--quick]
+    python benchmarks/generation_throughput.py [--quick] [--only "NAME,NAME,..."]
 
 Batch 8, source 64, 64 new tokens, no end token (every method does the full 64 steps);
 tokens/s = batch × new tokens / seconds per call (beam search: the returned best beam's
 tokens, not beam × tokens). Each function is compiled by a first call, then all are timed
 round-robin. Also checked: cached tokens == uncached tokens (XLA off and on), and the
 prototype attentions against tfbig's (same weights: same tokens, logits within 1e-5).
+
+KerasHub rows (``kerashub_baseline.Generator``: KerasHub's model decoded the way
+``BartSeq2SeqLM`` does, with ``TransformerDecoder``'s key/value caches, XLA off and on)
+are the cached-decoding reference tfbig is measured against; their cached tokens are
+checked against their own uncached decoding (run once, untimed), XLA off and on. KerasHub
+has its own weights: its tokens are not comparable with tfbig's. Skipped, with one printed
+line, where ``keras_hub`` does not import.
+
+``--only`` times just the named rows (the checks needing rows not run are left out).
 """
 
 import argparse
@@ -68,7 +77,11 @@ def forward_difference(a, b, source, target):
                                - b((source, target), training=False).numpy())))
 
 
-def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print):
+def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print, only=None):
+    """Compile every method, time them round-robin; → rows, checks, … (see ``main``).
+
+    ``only``: a list of row names to keep (default: all of them).
+    """
     import baseline_tutorial
     import tensorflow as tf
     from tfbig.generation import generate
@@ -106,10 +119,47 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print):
                       ("forward +SDPA", "sdpa")):
         function = tf.function(lambda ids, m=models[key]: m(ids, training=False))
         jobs[name] = lambda f=function: f(forward_batch).numpy()
+    # Called once, untimed, only for the cached == uncached checks.
+    untimed = {"tfbig sample top-k 50 uncached": tfbig_job(
+        tfbig_model, method="sample", top_k=50, seed=0, use_cache=False)}
 
-    # Called once, untimed, only for the cached == uncached check of sampling.
-    outputs = {"tfbig sample top-k 50 uncached": tfbig_job(
-        tfbig_model, method="sample", top_k=50, seed=0, use_cache=False)()}
+    # KerasHub's cached decoding: its own model and weights, built after (so not changing)
+    # the models above; its uncached decoding runs once, untimed, for the token check.
+    reason = workloads.unavailable("kerashub")
+    if reason:
+        log(f"  skipped KerasHub rows: {reason}")
+    else:
+        import keras
+        import kerashub_baseline
+
+        keras.utils.set_random_seed(0)
+        kerashub = workloads.build_model("kerashub", size)
+        kerashub((source, np.full((source.shape[0], 2), START_ID, "int32")), training=False)
+        for xla in ("", " XLA"):
+            for cache, name in ((True, "cached"), (False, "uncached")):
+                generator = kerashub_baseline.Generator(kerashub, new_tokens, START_ID,
+                                                        use_cache=cache, jit_compile=bool(xla))
+                (jobs if cache else untimed)[f"KerasHub greedy {name}{xla}"] = (
+                    lambda g=generator: g(source).numpy())
+
+    if only is not None:
+        unknown = set(only) - set(jobs) - ({n for n in only if n.startswith("KerasHub")}
+                                           if reason else set())
+        if unknown:
+            raise ValueError(f"unknown rows {sorted(unknown)}; rows: {list(jobs)}")
+        # Uncached rows left out still run once, untimed, where their cached row is kept.
+        untimed.update({name: job for name, job in jobs.items()
+                        if name not in only and "uncached" in name})
+        jobs = {name: job for name, job in jobs.items() if name in only}
+        untimed = {name: job for name, job in untimed.items()
+                   if name.replace("uncached", "cached") in jobs
+                   or name.replace(" uncached", "") in jobs}
+
+    outputs = {}
+    for name, job in untimed.items():
+        started = time.perf_counter()
+        outputs[name] = job()
+        log(f"  ran {name} once, untimed ({time.perf_counter() - started:.0f}s)")
     compile_seconds = {}
     for name, job in jobs.items():
         started = time.perf_counter()
@@ -120,7 +170,8 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print):
     forward = {name: (job, 1) for name, job in jobs.items() if name.startswith("forward")}
     timings = workloads.interleave({name: (job, 1) for name, job in jobs.items()
                                     if name not in forward}, rounds)
-    timings.update(workloads.interleave(forward, 3 * rounds + 1))
+    if forward:  # (--only may leave none)
+        timings.update(workloads.interleave(forward, 3 * rounds + 1))
 
     tokens = gen_size.batch * new_tokens
     rows = {}
@@ -128,26 +179,37 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print):
         per = tokens if not name.startswith("forward") else size.tokens_per_step
         rows[name] = dict(seconds_best=timing.best, seconds_median=timing.median,
                           tokens_per_s=per / timing.best, tokens_per_s_median=per / timing.median,
-                          compile_seconds=compile_seconds[name])
+                          cpu_seconds=timing.cpu_best, cpu_seconds_median=timing.cpu_median,
+                          tokens=per, compile_seconds=compile_seconds[name])
 
     def same(a, b):
         return dict(a=a, b=b, equal=bool(np.array_equal(outputs[a], outputs[b])),
                     mismatches=int(np.sum(outputs[a] != outputs[b])))
 
-    checks = [same("tfbig greedy cached", "tfbig greedy uncached"),
-              same("tfbig greedy cached XLA", "tfbig greedy uncached XLA"),
-              same("tfbig greedy cached XLA", "tfbig greedy cached"),
-              same("tfbig sample top-k 50", "tfbig sample top-k 50 uncached"),
-              same("tfbig greedy cached +fused QKV", "tfbig greedy cached"),
-              same("tfbig greedy cached +SDPA", "tfbig greedy cached")]
+    pairs = [("tfbig greedy cached", "tfbig greedy uncached"),
+             ("tfbig greedy cached XLA", "tfbig greedy uncached XLA"),
+             ("tfbig greedy cached XLA", "tfbig greedy cached"),
+             ("tfbig sample top-k 50", "tfbig sample top-k 50 uncached"),
+             ("tfbig greedy cached +fused QKV", "tfbig greedy cached"),
+             ("tfbig greedy cached +SDPA", "tfbig greedy cached")]
     if xla_beam_and_sampling:
-        checks.append(same("tfbig beam 4 XLA", "tfbig beam 4"))
-    distinct = len(np.unique(outputs["tfbig greedy cached"]))
+        pairs.append(("tfbig beam 4 XLA", "tfbig beam 4"))
+    # Appended last: run_all reads the first two checks as tfbig's cached == uncached.
+    pairs += [("KerasHub greedy cached", "KerasHub greedy uncached"),
+              ("KerasHub greedy cached XLA", "KerasHub greedy uncached XLA"),
+              ("KerasHub greedy cached XLA", "KerasHub greedy cached")]
+    checks = [same(a, b) for a, b in pairs if a in outputs and b in outputs]
+
+    def distinct(name):  # the token checks are not comparing constant sequences
+        return len(np.unique(outputs[name])) if name in outputs else None
+
     agreement = {
         "fused_qkv": forward_difference(models["fused_qkv"], tfbig_model, *forward_batch),
         "sdpa": forward_difference(models["sdpa"], tfbig_model, *forward_batch),
     }
-    return dict(rows=rows, checks=checks, distinct_greedy_tokens=distinct,
+    return dict(rows=rows, checks=checks,
+                distinct_greedy_tokens=distinct("tfbig greedy cached"),
+                distinct_greedy_tokens_kerashub=distinct("KerasHub greedy cached"),
                 forward_max_abs_difference=agreement, batch=gen_size.batch,
                 source_length=gen_size.length, new_tokens=new_tokens)
 
@@ -156,16 +218,40 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny model, smoke run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated row names to time (default: all)")
+    parser.add_argument("--json", help="also write the result here")
     args = parser.parse_args(argv)
     size = workloads.QUICK if args.quick else workloads.REFERENCE
-    result = run(size, 8 if args.quick else 64, args.rounds)
-    base = result["rows"]["baseline loop (tf.function)"]["seconds_best"]
-    for name, row in result["rows"].items():
-        print(f"{name:34s} {row['tokens_per_s']:9.0f} tok/s  {base / row['seconds_best']:6.1f}x")
+    only = args.only.split(",") if args.only else None
+    result = run(size, 8 if args.quick else 64, args.rounds, only=only)
+    rows = result["rows"]
+    base = rows.get("baseline loop (tf.function)")
+    for name, row in rows.items():
+        ratio = (f"{base['seconds_best'] / row['seconds_best']:6.1f}x (cpu "
+                 f"{base['cpu_seconds_median'] / row['cpu_seconds_median']:5.1f}x)"
+                 if base else "")
+        print(f"{name:34s} {row['tokens_per_s']:9.0f} tok/s (median "
+              f"{row['tokens_per_s_median']:5.0f})  cpu "
+              f"{1e3 * row['cpu_seconds_median'] / row['tokens']:6.2f} ms/token  {ratio}")
+    for xla in ("", " XLA"):
+        tfbig, kerashub = f"tfbig greedy cached{xla}", f"KerasHub greedy cached{xla}"
+        if tfbig in rows and kerashub in rows:
+            print(f"{tfbig} / {kerashub}: "
+                  f"{rows[kerashub]['seconds_best'] / rows[tfbig]['seconds_best']:.2f}x wall, "
+                  f"{rows[kerashub]['cpu_seconds_median'] / rows[tfbig]['cpu_seconds_median']:.2f}x"
+                  f" cpu")
     for check in result["checks"]:
-        print(f"{'✓' if check['equal'] else '✗'} {check['a']} == {check['b']}")
+        print(f"{'✓' if check['equal'] else '✗'} {check['a']} == {check['b']}"
+              + ("" if check["equal"] else f" ({check['mismatches']} tokens differ)"))
+    if args.json:
+        import json
+
+        with open(args.json, "w") as file:
+            json.dump(dict(machine=workloads.machine_description(), **result), file, indent=1,
+                      default=str)
     print("forward max |Δ|:", result["forward_max_abs_difference"],
-          "distinct greedy tokens:", result["distinct_greedy_tokens"])
+          "distinct greedy tokens:", result["distinct_greedy_tokens"],
+          "(KerasHub:", result["distinct_greedy_tokens_kerashub"], end=")\n")
     return 0
 
 

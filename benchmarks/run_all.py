@@ -7,19 +7,24 @@
 Sections (each also runs alone: ``train_throughput.py``, ``generation_throughput.py``,
 ``memory_scaling.py``, ``pipeline_benchmark.py``):
 
-1. training tokens/s and MFU with ``model.fit`` — tutorial baseline (XLA off/on), tfbig
+1. training tokens/s and MFU with ``model.fit`` — tutorial baseline (XLA off/on), the
+   KerasHub-layers model (``kerashub_baseline.py``, compiled like the tutorial), tfbig
    (XLA off/on, ``steps_per_execution``), tfbig with each prototype of ``prototypes.py``;
    all in one process, interleaved. Tokens = batch × target length per step.
    MFU = tokens/s ÷ tokens per step × step FLOPs ÷ 160 GFLOP/s, with the step's matmul
    FLOPs counted analytically (``analytic.py``: 120.2 GFLOP at the reference config);
 2. generation tokens/s — the tutorial's re-run-everything greedy loop in one
    ``tf.function`` vs ``tfbig.generation.generate`` (greedy cached/uncached, XLA off/on,
-   beam 4, top-k sampling) and the prototype attentions; cached == uncached tokens ✓/✗;
+   beam 4, top-k sampling), the prototype attentions, and KerasHub's cached decoding
+   (XLA off/on); cached == uncached tokens ✓/✗ (tfbig's and KerasHub's own);
 3. peak RSS of each training config in a fresh process, against
    params + grads + Adam slots + activations;
 4. scaling: tokens/s and peak RSS against sequence length (64…1024, tokens per step kept
    at 2048) and width (128/256/512), plotted to ``docs/scaling.png``;
 5. the input pipeline benchmark (``pipeline_benchmark.py``; skipped by ``--quick``).
+
+KerasHub rows are skipped (one line says why) where ``keras_hub`` does not import: it is
+an optional extra of the benchmarks, not a tfbig dependency.
 
 Times are the best of the interleaved rounds (other jobs on the machine only ever add
 time); medians are printed beside them. CPU-seconds per step are a second, load-robust
@@ -42,6 +47,7 @@ import workloads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_TARGET, GENERATION_TARGET, CACHE_TARGET, PIPELINE_TARGET = 1.5, 10.0, 5.0, 10.0
+KERASHUB_GENERATION_TARGET = 1.5  # tfbig greedy cached vs KerasHub's cached decoding
 QUICK_TRAIN_CONFIGS = ["baseline", "tfbig", "tfbig XLA", "tfbig +fused QKV",
                        "tfbig, gather loss (before)", "tfbig +non-pad logits"]
 MEMORY_CONFIGS = ["baseline", "baseline XLA", "tfbig", "tfbig XLA"]
@@ -177,6 +183,10 @@ def targets(train_rows, generation, pipeline_ratio):
                       GENERATION_TARGET, value))
         value, text = ratio(rows, f"tfbig greedy uncached{xla}", f"tfbig greedy cached{xla}")
         lines.append((f"cached vs uncached{xla or ' (XLA off)'}: {text}", CACHE_TARGET, value))
+        if f"KerasHub greedy cached{xla}" in rows:
+            value, text = ratio(rows, f"KerasHub greedy cached{xla}", f"tfbig greedy cached{xla}")
+            lines.append((f"greedy cached{xla or ' (XLA off)'}: {text} KerasHub's cached "
+                          f"decoding{xla}", KERASHUB_GENERATION_TARGET, value))
     if pipeline_ratio is not None:
         lines.append((f"input pipeline {pipeline_ratio:.1f}× the model", PIPELINE_TARGET,
                       pipeline_ratio))

@@ -1,6 +1,10 @@
 """Training throughput with ``model.fit``: baseline, tfbig, tfbig's variants, one process.
 
-    python benchmarks/train_throughput.py [--quick] [--configs "baseline,tfbig"]
+    python benchmarks/train_throughput.py [--quick] [--configs "baseline,kerashub,tfbig"]
+
+``kerashub`` is the same model built from KerasHub's layers (``kerashub_baseline.py``),
+compiled like the tutorial baseline: a second "what you would write yourself" reference.
+Where ``keras_hub`` does not import, its row is skipped with one printed line.
 
 Every model is compiled first; then the timed ``fit`` calls go round-robin over the models
 (``workloads.interleave``), so load from other jobs on the machine falls on all of them
@@ -27,6 +31,7 @@ from workloads import Size
 CONFIGS = {
     "baseline": dict(kind="baseline"),
     "baseline XLA": dict(kind="baseline", jit_compile=True),
+    "kerashub": dict(kind="kerashub"),  # skipped where keras_hub does not import
     "tfbig": dict(kind="tfbig"),
     "tfbig XLA": dict(kind="tfbig", jit_compile=True),
     "tfbig spe=2": dict(kind="tfbig", steps_per_execution=2),
@@ -118,6 +123,10 @@ def run(size, names, rounds, steps_per_round, warmup_steps=3, log=print):
     flops = analytic.train_step_flops(**size.flops_args())
     jobs, compile_seconds, models = {}, {}, {}
     for name in names:
+        reason = workloads.unavailable(CONFIGS[name]["kind"])
+        if reason:
+            log(f"  skipped {name}: {reason}")
+            continue
         started = time.perf_counter()
         model = build_and_compile(name, size, data, warmup_steps)  # trace + warm
         compile_seconds[name] = time.perf_counter() - started
@@ -185,6 +194,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps-per-round", type=int, default=2)
     parser.add_argument("--warmup-steps", type=int, default=3)
+    parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -194,11 +204,18 @@ def main(argv=None):
     size = workloads.QUICK if args.quick else workloads.REFERENCE
     rows = run(size, parse_configs(args.configs), args.rounds, args.steps_per_round,
                args.warmup_steps)
-    base = rows["baseline"]["seconds_best"] if "baseline" in rows else None
+    base = rows.get("baseline")
     for name, row in rows.items():
-        ratio = f"{base / row['seconds_best']:.2f}x" if base else ""
+        ratio = (f"{base['seconds_best'] / row['seconds_best']:.2f}x (cpu "
+                 f"{base['cpu_seconds_median'] / row['cpu_seconds_median']:.2f}x)"
+                 if base else "")
         print(f"{name:32s} {row['tokens_per_s']:8.0f} tok/s (median "
-              f"{row['tokens_per_s_median']:.0f})  cpu {row['cpu_seconds']:.2f}s/step  {ratio}")
+              f"{row['tokens_per_s_median']:.0f})  cpu {row['cpu_seconds']:.2f}s/step "
+              f"(median {row['cpu_seconds_median']:.2f})  {ratio}")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(dict(machine=workloads.machine_description(), size=size.__dict__,
+                           rows=rows), file, indent=1, default=str)
     return 0
 
 

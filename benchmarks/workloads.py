@@ -8,7 +8,11 @@ compare the same things:
   ``MaskedSparseCrossentropy``, ``MaskedAccuracy`` and ``build_optimizer(TrainConfig())``
   (AdamW, weight decay, global-norm clipping, the paper's schedule) — what ``tfbig.train``
   runs;
-* ``tfbig`` with a prototype part from ``prototypes.py`` swapped in.
+* ``tfbig`` with a prototype part from ``prototypes.py`` swapped in;
+* ``kerashub`` — the same model from KerasHub's ``TransformerEncoder`` /
+  ``TransformerDecoder`` (``kerashub_baseline.py``), compiled like the tutorial baseline;
+  only where ``keras_hub`` imports (:func:`unavailable` says why not; it is not a tfbig
+  dependency).
 """
 
 import dataclasses
@@ -126,12 +130,37 @@ def tfbig_arguments(size):
                 dropout_rate=size.dropout)
 
 
+def unavailable(kind):
+    """``None`` if models of ``kind`` can be built here, else why not (one line).
+
+    Only ``"kerashub"`` can be missing: ``keras_hub`` is an optional extra of the
+    benchmarks, so its rows are skipped (with this reason printed) where it is absent.
+    """
+    if kind == "kerashub":
+        import kerashub_baseline
+
+        return kerashub_baseline.unavailable()
+    return None
+
+
+def kerashub_max_length(size):
+    """Position-table length of the KerasHub model: the training length, and room for
+    the generation benchmark's ``1 + new tokens`` target positions."""
+    return 2 * size.length
+
+
 def build_model(kind, size, attention=None, non_pad_logits=False):
-    """An unbuilt model: ``kind`` is ``"baseline"`` or ``"tfbig"`` (with prototype parts)."""
+    """An unbuilt model: ``kind`` is ``"baseline"``, ``"kerashub"`` or ``"tfbig"`` (with
+    prototype parts)."""
     if kind == "baseline":
         import baseline_tutorial
 
         return baseline_tutorial.build(**tfbig_arguments(size))
+    if kind == "kerashub":
+        import kerashub_baseline
+
+        return kerashub_baseline.build(**tfbig_arguments(size),
+                                       max_length=kerashub_max_length(size))
     import prototypes
 
     return prototypes.build_transformer(attention, non_pad_logits, **tfbig_arguments(size))
@@ -139,8 +168,8 @@ def build_model(kind, size, attention=None, non_pad_logits=False):
 
 def compile_for_training(model, kind, size, jit_compile=False, steps_per_execution=1,
                          gather_loss=False):
-    """Compile as the tutorial does (baseline) or as ``tfbig.train`` does (tfbig)."""
-    if kind == "baseline":
+    """Compile as the tutorial does (baseline, kerashub) or as ``tfbig.train`` does (tfbig)."""
+    if kind in ("baseline", "kerashub"):
         import baseline_tutorial
 
         (source, target), _ = synthetic_batch(size)
