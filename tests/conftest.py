@@ -1,4 +1,4 @@
-"""Shared test setup: quiet TensorFlow, and make ``tests/helpers.py`` importable.
+"""Shared test setup: quiet TensorFlow, import tfbig first, and make ``tests/helpers.py`` importable.
 
 pytest runs with ``--import-mode=importlib`` and there are no ``__init__.py`` files, so
 ``tests/`` is put on ``sys.path`` here for ``from helpers import run_layer_test``.
@@ -8,6 +8,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+# tfbig before TensorFlow, as users get it: the suite runs on the CPU kernels tfbig picks
+# (tfbig.cpu_kernels), whichever test module happens to import TensorFlow first.
+import tfbig  # noqa: E402,F401
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:

@@ -138,7 +138,9 @@ def trained():
     source, decoder_input, labels = reversal_data(seed=0, count=64 * 250)
     model = Transformer(num_layers=1, d_model=64, num_heads=4, dff=128, input_vocab_size=20,
                         target_vocab_size=20, dropout_rate=0.0, max_length=16)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=MaskedSparseCrossentropy(),
+    # 2e-3: held-out accuracy 0.9995 after these 250 steps with Eigen's and with oneDNN's
+    # kernels alike; 3e-3 sat on an edge (0.996 with one, 0.919 with the other).
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=MaskedSparseCrossentropy(),
                   metrics=[MaskedAccuracy()])
     # Build the model and Adam's slots eagerly: created inside the first traced train step
     # (Keras defers them when no distribution strategy is set) they cost ~4x the tracing.
