@@ -40,9 +40,11 @@ def train_a_little(optimizer_class, steps=5, **options):
     return [np.asarray(v) for v in model.trainable_variables], optimizer
 
 
-def test_same_weights_as_keras_adamw_with_decay_clipping_and_an_embedding():
-    ours, optimizer = train_a_little(FusedAdamW)
-    theirs, _ = train_a_little(keras.optimizers.AdamW)
+@pytest.mark.parametrize("global_clipnorm", [1.0, 1e-3], ids=["clip-1", "clip-1e-3"])
+def test_same_weights_as_keras_adamw_with_decay_clipping_and_an_embedding(global_clipnorm):
+    # 1e-3 is far below these gradients' norm: the clipped path is the one compared there.
+    ours, optimizer = train_a_little(FusedAdamW, global_clipnorm=global_clipnorm)
+    theirs, _ = train_a_little(keras.optimizers.AdamW, global_clipnorm=global_clipnorm)
     assert int(optimizer.iterations) == 5
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -10,9 +10,12 @@ step size of section 2):
 a full pass over memory; TensorFlow's ``ResourceApplyAdam`` kernel is the same formula in
 one multi-threaded pass (it is what Keras 2's Adam ran). At the benchmark's reference
 config (13.5 M parameters) the optimizer was about 6% of a training step's op time.
-Decoupled weight decay and global-norm clipping stay Keras' own (they run before
-``update_step``), so this is ``keras.optimizers.AdamW`` with the same variables, the same
-config and the same result; other backends, and ``amsgrad``, take Keras' own step.
+Global-norm clipping (Pascanu et al. 2013), ``g ← g · min(1, c / ‖g‖)`` with ``‖g‖`` the
+norm of all gradients together, takes ``‖g‖²`` from ``tf.nn.l2_loss`` (``Σg²/2``, one pass
+per gradient) where Keras' ``global_norm`` first squares every gradient into a new tensor
+and then sums it. Decoupled weight decay stays Keras' own. So this is
+``keras.optimizers.AdamW`` with the same variables, the same config and the same result;
+other backends, and ``amsgrad``, take Keras' own step.
 """
 
 import keras
@@ -30,6 +33,25 @@ class FusedAdamW(keras.optimizers.AdamW):
         >>> np.asarray(variable).astype(float).round(4).tolist()  # Adam's first step: w − lr·sign(g)
         [0.9, 0.9, 0.9]
     """
+
+    def _clip_gradients(self, grads):
+        if (keras.backend.backend() != "tensorflow" or not self.global_clipnorm
+                or self.clipnorm or self.clipvalue):
+            return super()._clip_gradients(grads)
+        import tensorflow as tf
+
+        # As Keras' clip_by_global_norm, with the sum of squares fused (see the module).
+        # An embedding's IndexedSlices counts its rows as they are (repeated ids are not
+        # summed first), as in Keras and tf.clip_by_global_norm.
+        def values(g):
+            return g.values if isinstance(g, tf.IndexedSlices) else g
+
+        norm = tf.sqrt(2.0 * tf.add_n([tf.cast(tf.nn.l2_loss(values(g)), "float32")
+                                       for g in grads if g is not None]))
+        clip = tf.cast(self.global_clipnorm, "float32")
+        # Keras' form: a finite norm gives min(1, c/‖g‖); an inf/NaN norm gives NaN.
+        scale = clip * tf.minimum(1.0 / norm, 1.0 / clip) + (norm - norm)
+        return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]  # keeps slices
 
     def update_step(self, gradient, variable, learning_rate):
         if keras.backend.backend() != "tensorflow" or self.amsgrad:
