@@ -113,10 +113,13 @@ class MultiHeadAttention(keras.layers.Layer):
             k = self.split_heads(self.key_dense(key), self.key_dim)  # (B, h, T_k, d_k)
             v = self.split_heads(self.value_dense(value), self.value_dim)  # (B, h, T_k, d_v)
             if cache is not None:
-                start = [0, 0, cache_update_index, 0]
-                k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
-                v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
-                cache = ops.stack([k, v], axis=1)
+                # One in-place write of the new keys and values into the cache, then read
+                # both back: writing k and v separately and stacking them again would copy
+                # the whole cache every step.
+                new_key_value = ops.cast(ops.stack([k, v], axis=1), cache.dtype)
+                cache = ops.slice_update(cache, [0, 0, 0, cache_update_index, 0],
+                                         new_key_value)
+                k, v = cache[:, 0], cache[:, 1]
 
         mask = None
         if attention_mask is not None:
