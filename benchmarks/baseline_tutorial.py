@@ -21,6 +21,17 @@ Two deliberate departures, both in the baseline's favour or neutral:
 * Masks are passed explicitly (``attention_mask`` from the padding, ``use_causal_mask``)
   instead of relying on Keras-2 style ``mask_zero`` propagation, which Keras 3 subclassed
   layers do not carry reliably. Same attention pattern, same cost.
+
+One fix, without which the comparison would not be like for like:
+
+* ``Transformer.call`` takes ``training``. The tutorial's ``call(self, inputs)`` has no
+  ``training`` argument, and Keras 3's ``train_step`` passes ``training=True`` only to models
+  whose ``call`` accepts it; so under ``model.fit`` every dropout layer of the tutorial's
+  model is called with ``training=False`` and never drops (their seed counters never
+  advance). The tutorial as written therefore trains *without* dropout on Keras 3.
+  ``build(as_written=True)`` keeps that model, for reference (benchmark config
+  ``"baseline as written"``); the baseline proper trains with dropout 0.1 as configured,
+  like tfbig and the KerasHub model.
 """
 
 import numpy as np
@@ -159,7 +170,9 @@ class Transformer(keras.Model):
                                dff=dff, vocab_size=target_vocab_size, dropout_rate=dropout_rate)
         self.final_layer = keras.layers.Dense(target_vocab_size)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # ``training`` is only declared: Keras passes it on to every inner layer through
+        # its call context (see the module docstring for why declaring it matters).
         context, x = inputs
         source_mask = tf.not_equal(context, 0)[:, tf.newaxis, :]  # (B, 1, S): key padding
         target_mask = tf.not_equal(x, 0)[:, tf.newaxis, :]  # (B, 1, T)
@@ -200,10 +213,18 @@ def masked_accuracy(label, pred):
     return tf.reduce_sum(match) / tf.reduce_sum(tf.cast(mask, dtype=tf.float32))
 
 
+class TransformerAsWritten(Transformer):
+    """The tutorial's ``call`` signature, without ``training``: no dropout under ``fit``."""
+
+    def call(self, inputs):
+        return super().call(inputs)
+
+
 def build(num_layers=4, d_model=256, num_heads=8, dff=1024, input_vocab_size=8000,
-          target_vocab_size=8000, dropout_rate=0.1):
-    """The tutorial model, uncompiled."""
-    return Transformer(num_layers=num_layers, d_model=d_model, num_heads=num_heads, dff=dff,
+          target_vocab_size=8000, dropout_rate=0.1, as_written=False):
+    """The tutorial model, uncompiled (``as_written``: its dropout silently off in ``fit``)."""
+    model_class = TransformerAsWritten if as_written else Transformer
+    return model_class(num_layers=num_layers, d_model=d_model, num_heads=num_heads, dff=dff,
                        input_vocab_size=input_vocab_size, target_vocab_size=target_vocab_size,
                        dropout_rate=dropout_rate)
 

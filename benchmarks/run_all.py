@@ -176,6 +176,14 @@ def targets(train_rows, generation, pipeline_ratio):
         _, wall = ratio(train_rows, "baseline", best_name)
         lines.append((f"training, best {label} ({best_name}): {value:.2f}× the baseline in "
                       f"CPU-s/step (wall {wall})", TRAIN_TARGET, value))
+    if "baseline, TF defaults" in train_rows and "tfbig" in train_rows:
+        # The tutorial as it runs on its own: TensorFlow's default CPU kernels (a separate
+        # process, so not interleaved with the rows above; judged on the medians).
+        _, text = ratio(train_rows, "baseline, TF defaults", "tfbig")
+        value = (train_rows["baseline, TF defaults"]["seconds_median"]
+                 / train_rows["tfbig"]["seconds_median"])
+        lines.append((f"training, tfbig: {text} the tutorial as it runs (TF's default "
+                      f"kernels, separate process)", TRAIN_TARGET, value))
     rows = generation["rows"]
     for xla in ("", " XLA"):
         value, text = ratio(rows, "baseline loop (tf.function)", f"tfbig greedy cached{xla}")

@@ -23,6 +23,11 @@ import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# tfbig before TensorFlow, as its users get it: on x86-64 CPUs without AVX-512 this turns on
+# TensorFlow's oneDNN kernels (tfbig.cpu_kernels) for every row of a run, baselines included,
+# so the side-by-side ratios compare implementations, not kernel libraries. The "TF
+# defaults" rows run in a separate process with TF_ENABLE_ONEDNN_OPTS=0.
+import tfbig  # noqa: E402,F401
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,12 +155,14 @@ def kerashub_max_length(size):
 
 
 def build_model(kind, size, attention=None, non_pad_logits=False):
-    """An unbuilt model: ``kind`` is ``"baseline"``, ``"kerashub"`` or ``"tfbig"`` (with
-    prototype parts)."""
-    if kind == "baseline":
+    """An unbuilt model: ``kind`` is ``"baseline"``, ``"baseline as written"`` (the tutorial's
+    ``call`` without ``training``: no dropout under ``fit``), ``"kerashub"`` or ``"tfbig"``
+    (with prototype parts)."""
+    if kind.startswith("baseline"):
         import baseline_tutorial
 
-        return baseline_tutorial.build(**tfbig_arguments(size))
+        return baseline_tutorial.build(**tfbig_arguments(size),
+                                       as_written=kind == "baseline as written")
     if kind == "kerashub":
         import kerashub_baseline
 
@@ -169,7 +176,7 @@ def build_model(kind, size, attention=None, non_pad_logits=False):
 def compile_for_training(model, kind, size, jit_compile=False, steps_per_execution=1,
                          gather_loss=False):
     """Compile as the tutorial does (baseline, kerashub) or as ``tfbig.train`` does (tfbig)."""
-    if kind in ("baseline", "kerashub"):
+    if kind in ("baseline", "baseline as written", "kerashub"):
         import baseline_tutorial
 
         (source, target), _ = synthetic_batch(size)
@@ -283,9 +290,12 @@ def machine_description():
                        if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    from tfbig.cpu_kernels import onednn_enabled
+
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": numpy.__version__, "load_average": os.getloadavg()}
+            "numpy": numpy.__version__, "onednn": onednn_enabled(),
+            "load_average": os.getloadavg()}
 
 
 def matmul_peak_gflops(n=2048, repeats=7):
