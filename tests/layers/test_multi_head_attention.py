@@ -77,11 +77,21 @@ def test_value_defaults_to_query(layers):
     np.testing.assert_array_equal(numpy_of(ours(QUERY)), numpy_of(ours(QUERY, QUERY, QUERY)))
 
 
-def test_incremental_decoding_with_cache_equals_full_causal_attention(layers):
+def stacked(cache):
+    """A cache in the one-tensor form ``[B, 2, heads, T, head_dim]``, whichever it was given."""
+    return np.stack([numpy_of(c) for c in cache], axis=1) if isinstance(cache, tuple) else (
+        numpy_of(cache))
+
+
+@pytest.mark.parametrize("form", ["stacked", "pair"])
+def test_incremental_decoding_with_cache_equals_full_causal_attention(layers, form):
     _, mha = layers
     batch, length = QUERY.shape[:2]
     full = numpy_of(mha(QUERY, attention_mask=masks.causal_mask(length)))
-    cache = ops.zeros((batch, 2, HEADS, length, HEAD_DIM))
+    if form == "stacked":
+        cache = ops.zeros((batch, 2, HEADS, length, HEAD_DIM))
+    else:
+        cache = (ops.zeros((batch, HEADS, length, HEAD_DIM)),) * 2  # (keys, values)
     steps = []
     for t in range(length):
         # The query at position t may attend to cache slots 0..t.
@@ -89,21 +99,23 @@ def test_incremental_decoding_with_cache_equals_full_causal_attention(layers):
         output, cache = mha(QUERY[:, t:t + 1], attention_mask=slot_mask, cache=cache,
                             cache_update_index=t)
         steps.append(numpy_of(output))
+    assert isinstance(cache, tuple) == (form == "pair")  # given back in the form it came
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
     # The filled cache holds the keys/values of the whole sequence.
-    np.testing.assert_allclose(numpy_of(cache), numpy_of(mha.project_key_value(QUERY)),
+    np.testing.assert_allclose(stacked(cache), numpy_of(mha.project_key_value(QUERY)),
                                atol=1e-6)
 
 
-def test_fixed_cache_is_cross_attention(layers):
+@pytest.mark.parametrize("form", ["stacked", "pair"])
+def test_fixed_cache_is_cross_attention(layers, form):
     _, mha = layers
-    cache = mha.project_key_value(SOURCE)  # (B, 2, heads, T_k, head_dim)
-    assert tuple(cache.shape) == (2, 2, HEADS, 3, HEAD_DIM)
+    cache = mha.project_key_value(SOURCE, pair=form == "pair")
+    assert tuple(stacked(cache).shape) == (2, 2, HEADS, 3, HEAD_DIM)
     output, same_cache = mha(QUERY, attention_mask=CROSS_MASK, cache=cache)
     np.testing.assert_allclose(numpy_of(output),
                                numpy_of(mha(QUERY, SOURCE, attention_mask=CROSS_MASK)),
                                atol=1e-6)
-    np.testing.assert_array_equal(numpy_of(same_cache), numpy_of(cache))
+    np.testing.assert_array_equal(stacked(same_cache), stacked(cache))
 
 
 def test_dropout_only_when_training():

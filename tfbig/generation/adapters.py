@@ -29,7 +29,8 @@ class Decoding(NamedTuple):
     first_new: int32 ``[B]``, the buffer position of each row's first new token (positions
         before it are forced: start token or prompt).
     num_steps: int32 scalar, the steps needed to give every row its new tokens.
-    state: a tuple of batch-major tensors (the key/value caches) carried through the loop.
+    state: a tuple of batch-major tensors, or nests of them (the key/value caches as
+        ``(keys, values)`` pairs), carried through the loop.
     step: ``step(state, tokens, t) → (logits [B, vocab] for position t + 1, new state)``.
     """
 
@@ -85,11 +86,14 @@ def _encoder_decoder(model, source_ids, max_new_tokens, start_id, use_cache):
             return model.logits(ops.take(x, t, axis=1)), state  # position t → t + 1
         return Decoding(tokens, first_new, num_steps, (), step)
 
-    cross_caches = [block.cross_attention.project_key_value(encoder_output)
+    # Keys and values as separate tensors: the loop updates and reads them in place
+    # (slicing them out of one stacked cache would copy half of it every step).
+    cross_caches = [block.cross_attention.project_key_value(encoder_output, pair=True)
                     for block in decoder.blocks]
     head_dim = decoder.d_model // decoder.num_heads
-    caches = tuple(ops.zeros((batch, 2, decoder.num_heads, max_new_tokens, head_dim),
-                             dtype=encoder_output.dtype) for _ in decoder.blocks)
+    shape = (batch, decoder.num_heads, max_new_tokens, head_dim)
+    dtype = encoder_output.dtype
+    caches = tuple((ops.zeros(shape, dtype), ops.zeros(shape, dtype)) for _ in decoder.blocks)
 
     def step(state, tokens, t):
         current = ops.slice(tokens, (0, t), (batch, 1))  # (B, 1): the newest token

@@ -14,6 +14,7 @@ Length normalisation (GNMT, Wu et al. 2016, section 7, https://arxiv.org/abs/160
 ``α = 0.6``. With ``beam_size=1`` this is exactly greedy decoding.
 """
 
+import keras
 from keras import ops
 
 from tfbig.generation.sampling import NEGATIVE, new_tokens
@@ -73,7 +74,7 @@ def beam_loop(decoding, beam_size, max_new_tokens, end_id, alpha):
         # Reorder the buffer and the caches to follow the surviving beams' parents.
         rows = ops.reshape(ops.arange(batch)[:, None] * k + parent, (-1,))  # (B*K,)
         tokens = ops.take(tokens, rows, axis=0)
-        state = tuple(ops.take(s, rows, axis=0) for s in state)
+        state = keras.tree.map_structure(lambda s: ops.take(s, rows, axis=0), state)
         kept_token = ops.reshape(ops.take(tokens, position, axis=1), (batch, k))
         token = ops.where(forced, kept_token, token)  # (B, K)
         tokens = ops.slice_update(tokens, (0, position), ops.reshape(token, (-1, 1)))

@@ -25,7 +25,8 @@ class CausalBlock(EncoderBlock):
         attention_mask: bool broadcastable to ``[batch, T, T_k]`` (True = may attend):
             causal + key padding without a cache (``masks.decoder_self_attention_mask``),
             "slot <= position" over the ``T_max`` cache slots with one.
-        cache: ``[batch, 2, heads, T_max, head_dim]`` keys/values of the tokens so far.
+        cache: keys/values of the tokens so far, ``[batch, 2, heads, T_max, head_dim]``
+            or a ``(keys, values)`` pair of ``[batch, heads, T_max, head_dim]``.
         cache_update_index: position of ``x[:, 0]``; its keys/values are written there.
         return_attention_scores: also return the weights ``[batch, heads, T, T_k]``.
 

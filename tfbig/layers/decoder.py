@@ -6,6 +6,7 @@ from keras import ops
 from tfbig.layers import masks
 from tfbig.layers.decoder_block import DecoderBlock
 from tfbig.layers.dropout import Dropout
+from tfbig.layers.multi_head_attention import cache_length
 from tfbig.layers.positional_encoding import PositionalEmbedding
 
 
@@ -20,8 +21,9 @@ class Decoder(keras.layers.Layer):
         encoder_output: ``[batch, T_s, d_model]``.
         cross_attention_mask: bool broadcastable to ``[batch, T_t, T_s]``, usually
             ``masks.key_padding_mask(source_ids)``.
-        caches: for incremental decoding, one ``[batch, 2, heads, T_max, head_dim]`` self-
-            attention cache per layer (a list), written at ``start_index``.
+        caches: for incremental decoding, one self-attention cache per layer (a list; each
+            ``[batch, 2, heads, T_max, head_dim]`` or a ``(keys, values)`` pair, see
+            :class:`MultiHeadAttention`), written at ``start_index``.
         cross_attention_caches: one precomputed cross-attention cache per layer.
         start_index: position of ``token_ids[:, 0]`` in the whole target sequence.
         self_attention_mask: replaces the default causal + padding mask (generation
@@ -84,7 +86,7 @@ class Decoder(keras.layers.Layer):
         else:
             # Queries are positions start_index.. of a cache of T_max slots: each sees the
             # slots up to itself. Padding never enters the cache, so no padding mask.
-            length, max_length = ops.shape(token_ids)[1], ops.shape(caches[0])[3]
+            length, max_length = ops.shape(token_ids)[1], cache_length(caches[0])
             positions = ops.arange(length) + start_index
             self_mask = ops.expand_dims(positions, 1) >= ops.expand_dims(
                 ops.arange(max_length), 0)  # (T_t, T_max)

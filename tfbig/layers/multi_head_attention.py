@@ -13,6 +13,11 @@ from tfbig.layers.attention import attention_weights
 from tfbig.layers.dropout import Dropout
 
 
+def cache_length(cache):
+    """``T_max`` of a key/value cache in either form :class:`MultiHeadAttention` takes."""
+    return ops.shape(cache[0])[2] if isinstance(cache, (tuple, list)) else ops.shape(cache)[3]
+
+
 @keras.saving.register_keras_serializable(package="tfbig")
 class MultiHeadAttention(keras.layers.Layer):
     """Real multi-head attention: split heads, attend per head, concatenate, project.
@@ -32,10 +37,14 @@ class MultiHeadAttention(keras.layers.Layer):
         key: ``[batch, T_k, d_model]``; defaults to ``value``.
         attention_mask: bool, broadcastable to ``[batch, T_q, T_k]``; True = may attend.
         return_attention_scores: also return the weights ``[batch, heads, T_q, T_k]``.
-        cache: for incremental decoding, keys and values ``[batch, 2, heads, T_max, d_k]``.
-            With ``cache_update_index`` the new keys/values of ``query``'s positions are
-            written at that index (self-attention); without it the cache is used as is
-            (cross-attention over a fixed encoder output).
+        cache: for incremental decoding, keys and values: one tensor
+            ``[batch, 2, heads, T_max, d_k]``, or a pair ``(keys, values)`` of
+            ``[batch, heads, T_max, d_k]`` (what a compiled decoding loop should carry: a
+            slice of the stacked tensor is a copy of half the cache every step). With
+            ``cache_update_index`` the new keys/values of ``query``'s positions are written
+            at that index (self-attention); without it the cache is used as is
+            (cross-attention over a fixed encoder output). The new cache comes back in the
+            form it was given.
         cache_update_index: position of ``query``'s first token in the cache.
 
     Returns ``output`` ``[batch, T_q, output_dim]``, then the new ``cache`` if one was given,
@@ -92,27 +101,36 @@ class MultiHeadAttention(keras.layers.Layer):
         x = ops.transpose(x, (0, 2, 1, 3))
         return ops.reshape(x, (batch, length, self.num_heads * self.value_dim))
 
-    def project_key_value(self, value, key=None):
-        """Keys and values of a whole sequence, ``[batch, 2, heads, T_k, head_dim]``.
+    def project_key_value(self, value, key=None, pair=False):
+        """Keys and values of a whole sequence, ``[batch, 2, heads, T_k, head_dim]`` (with
+        ``pair``: ``(keys, values)``, each ``[batch, heads, T_k, head_dim]``).
 
         Used to fill a cross-attention cache once per generated sequence.
         """
         key = value if key is None else key
         k = self.split_heads(self.key_dense(key), self.key_dim)
         v = self.split_heads(self.value_dense(value), self.value_dim)
-        return ops.stack([k, v], axis=1)
+        return (k, v) if pair else ops.stack([k, v], axis=1)
 
     def call(self, query, value=None, key=None, attention_mask=None, training=None,
              return_attention_scores=False, cache=None, cache_update_index=None):
         value = query if value is None else value
         key = value if key is None else key
         q = self.split_heads(self.query_dense(query), self.key_dim)  # (B, h, T_q, d_k)
+        paired = isinstance(cache, (tuple, list))
         if cache is not None and cache_update_index is None:
-            k, v = cache[:, 0], cache[:, 1]  # fixed keys/values, e.g. the encoder output
+            # Fixed keys/values, e.g. the encoder output's.
+            k, v = cache if paired else (cache[:, 0], cache[:, 1])
         else:
             k = self.split_heads(self.key_dense(key), self.key_dim)  # (B, h, T_k, d_k)
             v = self.split_heads(self.value_dense(value), self.value_dim)  # (B, h, T_k, d_v)
-            if cache is not None:
+            if paired:
+                # Written in place into the loop-carried keys and values, read as they are.
+                start = [0, 0, cache_update_index, 0]
+                k = ops.slice_update(cache[0], start, ops.cast(k, cache[0].dtype))
+                v = ops.slice_update(cache[1], start, ops.cast(v, cache[1].dtype))
+                cache = (k, v)
+            elif cache is not None:
                 # One in-place write of the new keys and values into the cache, then read
                 # both back: writing k and v separately and stacking them again would copy
                 # the whole cache every step.

@@ -17,6 +17,7 @@ from tfbig.errors import TfbigError
 from tfbig.layers import masks
 from tfbig.layers.causal_block import CausalBlock
 from tfbig.layers.dropout import Dropout
+from tfbig.layers.multi_head_attention import cache_length
 from tfbig.layers.positional_encoding import PositionalEmbedding
 
 
@@ -115,13 +116,16 @@ class GPT(keras.Model):
         return self.logits(self.final_norm(x))
 
     def init_caches(self, batch_size, max_length):
-        """Empty key/value caches: one ``[B, 2, heads, max_length, head_dim]`` per block."""
+        """Empty key/value caches: one ``(keys, values)`` pair per block, each
+        ``[B, heads, max_length, head_dim]`` (separate tensors, so a compiled decoding loop
+        updates and reads them in place)."""
         if max_length > self.max_sequence_length:
             raise TfbigError(
                 f"a cache of {max_length} positions exceeds max_sequence_length "
                 f"({self.max_sequence_length}); generate fewer tokens or use a shorter prompt")
-        shape = (batch_size, 2, self.num_heads, max_length, self.hidden_dim // self.num_heads)
-        return [ops.zeros(shape, dtype=self.compute_dtype) for _ in self.blocks]
+        shape = (batch_size, self.num_heads, max_length, self.hidden_dim // self.num_heads)
+        return [(ops.zeros(shape, dtype=self.compute_dtype),
+                 ops.zeros(shape, dtype=self.compute_dtype)) for _ in self.blocks]
 
     def call_with_cache(self, token_ids, caches, cache_update_index):
         """Run ``token_ids [B, T]`` at positions ``cache_update_index ..`` over the cache.
@@ -129,7 +133,7 @@ class GPT(keras.Model):
         Returns ``(logits [B, T, V], new_caches)``. Every position sees the cache slots up to
         itself; the slots hold only real tokens, so no padding mask is needed.
         """
-        length, max_length = ops.shape(token_ids)[1], ops.shape(caches[0])[3]
+        length, max_length = ops.shape(token_ids)[1], cache_length(caches[0])
         positions = ops.arange(length) + cache_update_index  # (T,)
         mask = ops.expand_dims(positions, 1) >= ops.expand_dims(
             ops.arange(max_length), 0)  # (T, T_max)
