@@ -1,6 +1,6 @@
 """Every tfbig performance benchmark in one command, with ratios against the tutorial baseline.
 
-    python benchmarks/run_all.py                 # full run: ~25 min on 2 busy CPU cores
+    python benchmarks/run_all.py                 # full run: ~28 min on 2 busy CPU cores
     python benchmarks/run_all.py --quick         # smoke run at a tiny size, ~3 min
     python benchmarks/run_all.py --json /tmp/bench.json --plot docs/scaling.png
 
@@ -10,7 +10,10 @@ Sections (each also runs alone: ``train_throughput.py``, ``generation_throughput
 1. training tokens/s and MFU with ``model.fit`` — tutorial baseline (XLA off/on), the
    KerasHub-layers model (``kerashub_baseline.py``, compiled like the tutorial), tfbig
    (XLA off/on, ``steps_per_execution``), tfbig with each prototype of ``prototypes.py``;
-   all in one process, interleaved. Tokens = batch × target length per step.
+   all in one process, interleaved, on the same (tfbig's) CPU kernels; then the tutorial
+   and tfbig on TensorFlow's default kernels, each in a separate process, and the
+   tutorial as written (its dropout silently off under ``fit``: ``baseline_tutorial.py``).
+   Tokens = batch × target length per step.
    MFU = tokens/s ÷ tokens per step × step FLOPs ÷ 160 GFLOP/s, with the step's matmul
    FLOPs counted analytically (``analytic.py``: 120.2 GFLOP at the reference config);
 2. generation tokens/s — the tutorial's re-run-everything greedy loop in one
