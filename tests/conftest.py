@@ -1,4 +1,5 @@
-"""Shared test setup: quiet TensorFlow, import tfbig first, and make ``tests/helpers.py`` importable.
+"""Shared test setup: quiet TensorFlow, import tfbig first, make ``tests/helpers.py``
+importable.
 
 pytest runs with ``--import-mode=importlib`` and there are no ``__init__.py`` files, so
 ``tests/`` is put on ``sys.path`` here for ``from helpers import run_layer_test``.

@@ -4,8 +4,8 @@ with a key/value cache so each new token costs one decoder step, not a re-run ov
 The whole loop is one ``keras.ops.while_loop`` over fixed-shape tensors, compiled once per
 (model, shapes, options) with ``tf.function`` (optionally XLA). Each self-attention layer
 keeps preallocated keys and values, a pair of ``[batch, heads, T_max, head_dim]`` tensors
-written in place at the current step; cross-attention keys/values of an encoder output are computed once before
-the loop.
+written in place at the current step; cross-attention keys/values of an encoder output
+are computed once before the loop.
 
 Read in this order: ``adapters`` (one decoding step of each kind of model), ``sampling``
 (greedy/sampling loop), ``beam_search``.

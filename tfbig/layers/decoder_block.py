@@ -24,8 +24,9 @@ class DecoderBlock(keras.layers.Layer):
             ``cross_attention_cache`` holds its keys and values).
         self_attention_mask: bool, broadcastable to ``[batch, T_t, T_t]``; causal + padding.
         cross_attention_mask: bool, broadcastable to ``[batch, T_t, T_s]``; source padding.
-        self_attention_cache: keys/values of the tokens decoded so far
-            (``[batch, 2, heads, T_max, head_dim]`` or a ``(keys, values)`` pair) (incremental decoding); updated at ``cache_update_index``.
+        self_attention_cache: keys/values of the tokens decoded so far (incremental
+            decoding), ``[batch, 2, heads, T_max, head_dim]`` or a ``(keys, values)``
+            pair; updated at ``cache_update_index``.
         cross_attention_cache: precomputed keys/values of ``encoder_output``.
         return_attention_scores: also return ``{"self": ..., "cross": ...}`` weights.
 

@@ -51,7 +51,8 @@ class FusedAdamW(keras.optimizers.AdamW):
         clip = tf.cast(self.global_clipnorm, "float32")
         # Keras' form: a finite norm gives min(1, c/‖g‖); an inf/NaN norm gives NaN.
         scale = clip * tf.minimum(1.0 / norm, 1.0 / clip) + (norm - norm)
-        return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]  # keeps slices
+        # Like Keras' `v * scale`, this makes an IndexedSlices dense (update_step would).
+        return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
 
     def update_step(self, gradient, variable, learning_rate):
         if keras.backend.backend() != "tensorflow" or self.amsgrad:
