@@ -8,6 +8,9 @@ tokens, not beam × tokens). Each function is compiled by a first call, then all
 round-robin. Also checked: cached tokens == uncached tokens (XLA off and on), and the
 prototype attentions against tfbig's (same weights: same tokens, logits within 1e-5).
 
+Every tfbig row names its XLA setting; ``generate``'s default (``jit_compile="auto"``) is the
+XLA row for greedy and beam search on any machine, and for top-k sampling on a GPU or TPU.
+
 KerasHub rows (``kerashub_baseline.Generator``: KerasHub's model decoded the way
 ``BartSeq2SeqLM`` does, with ``TransformerDecoder``'s key/value caches, XLA off and on)
 are the cached-decoding reference tfbig is measured against; their cached tokens are
@@ -97,18 +100,19 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print, only=No
     translator = baseline_tutorial.Translator(models["baseline"], new_tokens, START_ID)
     jobs = {
         "baseline loop (tf.function)": lambda: translator(source).numpy(),
-        "tfbig greedy uncached": tfbig_job(tfbig_model, use_cache=False),
+        "tfbig greedy uncached": tfbig_job(tfbig_model, use_cache=False, jit_compile=False),
         "tfbig greedy uncached XLA": tfbig_job(tfbig_model, use_cache=False, jit_compile=True),
-        "tfbig greedy cached": tfbig_job(tfbig_model),
+        "tfbig greedy cached": tfbig_job(tfbig_model, jit_compile=False),
         "tfbig greedy cached XLA": tfbig_job(tfbig_model, jit_compile=True),
-        "tfbig beam 4": tfbig_job(tfbig_model, method="beam", beam_size=4),
+        "tfbig beam 4": tfbig_job(tfbig_model, method="beam", beam_size=4, jit_compile=False),
         "tfbig beam 4 XLA": tfbig_job(tfbig_model, method="beam", beam_size=4,
                                       jit_compile=True),
-        "tfbig sample top-k 50": tfbig_job(tfbig_model, method="sample", top_k=50, seed=0),
+        "tfbig sample top-k 50": tfbig_job(tfbig_model, method="sample", top_k=50, seed=0,
+                                           jit_compile=False),
         "tfbig sample top-k 50 XLA": tfbig_job(tfbig_model, method="sample", top_k=50, seed=0,
                                                jit_compile=True),
-        "tfbig greedy cached +fused QKV": tfbig_job(models["fused_qkv"]),
-        "tfbig greedy cached +SDPA": tfbig_job(models["sdpa"]),
+        "tfbig greedy cached +fused QKV": tfbig_job(models["fused_qkv"], jit_compile=False),
+        "tfbig greedy cached +SDPA": tfbig_job(models["sdpa"], jit_compile=False),
         # The inference forward pass over a whole training batch, attention variants.
         "forward tfbig": None, "forward +fused QKV": None, "forward +SDPA": None,
     }
@@ -121,7 +125,7 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print, only=No
         jobs[name] = lambda f=function: f(forward_batch).numpy()
     # Called once, untimed, only for the cached == uncached checks.
     untimed = {"tfbig sample top-k 50 uncached": tfbig_job(
-        tfbig_model, method="sample", top_k=50, seed=0, use_cache=False)}
+        tfbig_model, method="sample", top_k=50, seed=0, use_cache=False, jit_compile=False)}
 
     # KerasHub's cached decoding: its own model and weights, built after (so not changing)
     # the models above; its uncached decoding runs once, untimed, for the token check.

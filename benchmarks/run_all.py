@@ -190,7 +190,8 @@ def targets(train_rows, generation, pipeline_ratio):
     rows = generation["rows"]
     for xla in ("", " XLA"):
         value, text = ratio(rows, "baseline loop (tf.function)", f"tfbig greedy cached{xla}")
-        lines.append((f"greedy cached{xla or ' (XLA off)'}: {text} the tutorial loop",
+        default = " (generate's default)" if xla else ""
+        lines.append((f"greedy cached{xla or ' (XLA off)'}{default}: {text} the tutorial loop",
                       GENERATION_TARGET, value))
         value, text = ratio(rows, f"tfbig greedy uncached{xla}", f"tfbig greedy cached{xla}")
         lines.append((f"cached vs uncached{xla or ' (XLA off)'}: {text}", CACHE_TARGET, value))

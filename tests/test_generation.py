@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfbig.errors import TfbigError
-from tfbig.generation import generate
+from tfbig.generation import WIDTH_BUCKET, generate, use_xla
 from tfbig.models import Transformer
 
 START = 2
@@ -61,8 +61,38 @@ def test_cached_equals_uncached(model, greedy):
 
 
 def test_xla_equals_graph(model, greedy):
+    for jit_compile in (True, False):
+        np.testing.assert_array_equal(
+            numpy_of(generate(model, SOURCE, MAX_NEW, START, jit_compile=jit_compile)), greedy)
+    np.testing.assert_array_equal(  # XLA on, no cache
+        numpy_of(generate(model, SOURCE, MAX_NEW, START, use_cache=False, jit_compile=True)),
+        greedy)
+
+
+def test_auto_compiles_with_xla_except_cpu_sorts():
+    assert use_xla("auto", "greedy") and use_xla("auto", "beam")
+    assert use_xla("auto", "sample")  # plain sampling: no sort
+    if not tf.config.list_logical_devices("GPU"):
+        assert not use_xla("auto", "sample", top_k=50)
+        assert not use_xla("auto", "sample", top_p=0.9)
+    assert use_xla(True, "sample", top_k=50) and not use_xla(False, "greedy")
+
+
+def test_source_widths_in_one_bucket_share_one_xla_program(greedy):
+    """Widths 6 and 9 are padded to 16: the same tokens from one traced function."""
+    keras.utils.set_random_seed(0)
+    model = Transformer(num_layers=1, d_model=32, num_heads=2, dff=64, input_vocab_size=20,
+                        target_vocab_size=20, dropout_rate=0.0, max_length=16)
+    model((SOURCE, SOURCE))  # the same weights as the module's model (same seed)
+    assert WIDTH_BUCKET == 16
+    tokens = numpy_of(generate(model, SOURCE, MAX_NEW, START, jit_compile=True))
+    np.testing.assert_array_equal(tokens, greedy)
+    (function,) = model._tfbig_generate_functions.values()
+    traced = function.experimental_get_tracing_count()
+    wider = np.pad(SOURCE, ((0, 0), (0, 3)))  # width 9: more padding, same sentences
     np.testing.assert_array_equal(
-        numpy_of(generate(model, SOURCE, MAX_NEW, START, jit_compile=True)), greedy)
+        numpy_of(generate(model, wider, MAX_NEW, START, jit_compile=True)), greedy)
+    assert function.experimental_get_tracing_count() == traced
 
 
 def test_tokens_after_end_id_are_zero(model, greedy):
@@ -135,6 +165,7 @@ def test_more_tokens_than_max_length_is_a_tfbig_error(model):
     (dict(method="sample", temperature=0.0), r"temperature must be > 0 for sampling, received 0"),
     (dict(method="sample", top_p=0.0), r"top_p must be in \(0, 1\], received 0"),
     (dict(method="sample", top_p=1.5), r"top_p must be in \(0, 1\], received 1.5"),
+    (dict(jit_compile="yes"), r"jit_compile must be True, False or 'auto', received 'yes'"),
 ])
 def test_invalid_options_raise(options, message):
     arguments = dict(model=None, source_ids=SOURCE, max_new_tokens=3, start_id=START)

@@ -77,8 +77,19 @@ def test_gpt_continues_each_prompt_cached_uncached_and_xla_agree(gpt):
     np.testing.assert_array_equal(cached, expected)
     np.testing.assert_array_equal(generate(gpt, PROMPTS, 5, START, END, use_cache=False),
                                   cached)
-    np.testing.assert_array_equal(generate(gpt, PROMPTS, 5, START, END, jit_compile=True),
-                                  cached)
+    for jit_compile in (True, False):
+        np.testing.assert_array_equal(
+            generate(gpt, PROMPTS, 5, START, END, jit_compile=jit_compile), cached)
+
+
+def test_gpt_prompt_widths_share_one_compiled_function(gpt):
+    """Prompt widths 4 and 6 are padded to the same width (here capped at the context's
+    12 - 5 + 1 = 8): one traced function, each row's continuation unchanged."""
+    first = np.asarray(generate(gpt, PROMPTS, 5, START, END))
+    count = len(gpt._tfbig_generate_functions)
+    wider = np.pad(PROMPTS, ((0, 0), (0, 2)))
+    np.testing.assert_array_equal(generate(gpt, wider, 5, START, END), first)
+    assert len(gpt._tfbig_generate_functions) == count
 
 
 def test_beam_size_one_is_greedy(gpt, transformer):

@@ -2,7 +2,7 @@
 with a key/value cache so each new token costs one decoder step, not a re-run over the prefix.
 
 The whole loop is one ``keras.ops.while_loop`` over fixed-shape tensors, compiled once per
-(model, shapes, options) with ``tf.function`` (optionally XLA). Each self-attention layer
+(model, shapes, options) with ``tf.function``, XLA by default. Each self-attention layer
 keeps preallocated keys and values, a pair of ``[batch, heads, T_max, head_dim]`` tensors
 written in place at the current step; cross-attention keys/values of an encoder output
 are computed once before the loop.
@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from tfbig.errors import TfbigError
-from tfbig.generation.adapters import is_decoder_only, prepare
+from tfbig.generation.adapters import is_decoder_only, is_encoder_decoder, prepare
 from tfbig.generation.beam_search import beam_loop
 from tfbig.generation.sampling import next_token, sampling_loop
 
@@ -26,7 +26,7 @@ _next_token = next_token  # the name this module had before it became a package
 
 def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="greedy", *,
              temperature=1.0, top_k=0, top_p=1.0, seed=None, beam_size=4,
-             length_penalty=0.6, use_cache=True, jit_compile=False):
+             length_penalty=0.6, use_cache=True, jit_compile="auto"):
     """Generate up to ``max_new_tokens`` tokens per sequence.
 
     Args:
@@ -48,7 +48,11 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
             (0 = plain log-probability).
         use_cache: False re-runs the decoder over the whole prefix each step (the slow
             reference path; the tokens are the same).
-        jit_compile: XLA-compile the loop (same tokens; faster on accelerators).
+        jit_compile: XLA-compile the loop (the same tokens either way). ``"auto"``: on, except
+            for top-k / top-p sampling on a machine without a GPU or TPU, where XLA's sort
+            is slower than TensorFlow's (see :func:`use_xla`). Under XLA each new input
+            shape compiles anew, so source and prompt widths are padded up to a multiple of
+            :data:`WIDTH_BUCKET` (padding does not change the tokens).
 
     Returns:
         int32 ``[batch, max_new_tokens]``: the new tokens only (the best beam's for
@@ -76,11 +80,16 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
         raise TfbigError(f"beam_size must be an integer >= 1, received {beam_size}")
     if method == "beam" and length_penalty < 0:
         raise TfbigError(f"length_penalty must be >= 0, received {length_penalty}")
+    if jit_compile not in (True, False, "auto"):
+        raise TfbigError(f"jit_compile must be True, False or 'auto', received {jit_compile!r}")
     source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
     if len(source_ids.shape) != 2:
         raise TfbigError(f"source_ids must be [batch, length] token ids, received shape "
                          f"{tuple(source_ids.shape)}")
-    prompt_width = _check_lengths(model, source_ids, max_new_tokens)
+    _check_lengths(model, source_ids, max_new_tokens)
+    jit_compile = use_xla(jit_compile, method, top_k, top_p)
+    source_ids = _pad_to_bucket(model, source_ids, max_new_tokens, jit_compile)
+    prompt_width = int(source_ids.shape[1]) if is_decoder_only(model) else None
     options = (max_new_tokens, start_id, end_id, method, float(temperature), int(top_k),
                float(top_p), seed, int(beam_size), float(length_penalty), bool(use_cache),
                bool(jit_compile), prompt_width)
@@ -116,9 +125,68 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
     return cache[options](source_ids)
 
 
+def use_xla(jit_compile, method="greedy", top_k=0, top_p=1.0):
+    """``generate``'s ``jit_compile`` → a bool.
+
+    ``"auto"`` is XLA wherever it measured faster. On a 2-core CPU, batch 8, 64 new tokens
+    (``benchmarks/generation_throughput.py``, docs/benchmarks.md): greedy 1.9× faster with
+    XLA, beam search 1.4×, plain sampling 1.7×, for about the same first-call time (the XLA
+    compile costs what tracing the loop does). Top-k and top-p sampling are ~2× *slower*
+    under XLA on a CPU, whose sort XLA compiles poorly, so they stay off there.
+    """
+    if jit_compile != "auto":
+        return bool(jit_compile)
+    sorts = method == "sample" and (top_k > 0 or top_p < 1.0)
+    return not sorts or _has_accelerator()
+
+
+def _has_accelerator():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU")
+                    or tf.config.list_logical_devices("TPU"))
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    return False
+
+
+WIDTH_BUCKET = 16  # source / prompt widths are padded up to a multiple of this
+
+
+def _pad_to_bucket(model, source_ids, max_new_tokens, jit_compile):
+    """Right-pad ``source_ids`` with 0 to the next multiple of :data:`WIDTH_BUCKET` (at most
+    what the position tables allow), so that widths 17…32 share one compiled function.
+
+    Only where a width compiles anew: under XLA (one program per shape) and for decoder-only
+    models (the prompt width sizes the cache). Padding changes no token: the encoder's keys
+    are masked, and a decoder-only row continues after its own prompt. Models generated
+    without a cache (``RNNSeq2Seq``) may read padding, so they are left as they are.
+    """
+    decoder_only = is_decoder_only(model)
+    if not (decoder_only or (jit_compile and is_encoder_decoder(model))):
+        return source_ids
+    width = source_ids.shape[1]
+    if width is None:  # unknown until run time (a traced caller): nothing to bucket
+        return source_ids
+    if decoder_only:
+        context = getattr(model, "max_sequence_length", None)
+        limit = None if context is None else context - max_new_tokens + 1
+    else:
+        limit = getattr(model, "max_length", None)
+    bucket = -(-width // WIDTH_BUCKET) * WIDTH_BUCKET
+    if limit is not None:
+        bucket = min(bucket, int(limit))
+    if bucket <= width:
+        return source_ids
+    return ops.pad(source_ids, ((0, 0), (0, bucket - width)))
+
+
 def _check_lengths(model, source_ids, max_new_tokens):
-    """Raise :class:`TfbigError` where the position tables are too short; for a decoder-only
-    model return the prompt width (it fixes the cache size, so the compiled function's)."""
+    """Raise :class:`TfbigError` where the position tables are too short."""
     if not is_decoder_only(model):
         max_length = getattr(model, "max_length", None)  # the Transformer's position table
         if max_length is not None and max(max_new_tokens, source_ids.shape[1]) > max_length:
@@ -126,7 +194,7 @@ def _check_lengths(model, source_ids, max_new_tokens):
                 f"max_new_tokens {max_new_tokens} and the source length "
                 f"{source_ids.shape[1]} must be <= the model's max_length ({max_length}); "
                 f"generate fewer tokens or shorten the source")
-        return None
+        return
     prompt_width = int(source_ids.shape[1])
     context = getattr(model, "max_sequence_length", None)
     if context is not None and max(prompt_width, 1) + max_new_tokens - 1 > context:
@@ -134,7 +202,6 @@ def _check_lengths(model, source_ids, max_new_tokens):
             f"prompt length {prompt_width} + max_new_tokens {max_new_tokens} - 1 exceeds "
             f"the model's max_sequence_length ({context}); shorten the prompt or generate "
             f"fewer tokens")
-    return prompt_width
 
 
 def _build(model, source_ids, max_new_tokens):

@@ -47,6 +47,11 @@ def is_decoder_only(model):
         getattr(model, "init_caches", None))
 
 
+def is_encoder_decoder(model):
+    """True for a Transformer-like model decoded with a key/value cache over ``encode``."""
+    return hasattr(model, "encode") and hasattr(getattr(model, "decoder", None), "blocks")
+
+
 def prepare(model, source_ids, max_new_tokens, start_id, use_cache, prompt_width=None):
     """The :class:`Decoding` of ``model`` for ``source_ids [B, T]`` (int32, 0 = padding).
 
@@ -56,7 +61,7 @@ def prepare(model, source_ids, max_new_tokens, start_id, use_cache, prompt_width
     if is_decoder_only(model):
         return _decoder_only(model, source_ids, max_new_tokens, start_id, use_cache,
                              prompt_width)
-    if hasattr(model, "encode") and hasattr(getattr(model, "decoder", None), "blocks"):
+    if is_encoder_decoder(model):
         return _encoder_decoder(model, source_ids, max_new_tokens, start_id, use_cache)
     return _seq2seq_uncached(model, source_ids, max_new_tokens, start_id)
 
