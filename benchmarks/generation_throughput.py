@@ -9,7 +9,7 @@ round-robin. Also checked: cached tokens == uncached tokens (XLA off and on), an
 prototype attentions against tfbig's (same weights: same tokens, logits within 1e-5).
 
 Every tfbig row names its XLA setting; ``generate``'s default (``jit_compile="auto"``) is the
-XLA row for greedy and beam search on any machine, and for top-k sampling on a GPU or TPU.
+XLA row of each method.
 
 KerasHub rows (``kerashub_baseline.Generator``: KerasHub's model decoded the way
 ``BartSeq2SeqLM`` does, with ``TransformerDecoder``'s key/value caches, XLA off and on)
@@ -111,6 +111,10 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print, only=No
                                            jit_compile=False),
         "tfbig sample top-k 50 XLA": tfbig_job(tfbig_model, method="sample", top_k=50, seed=0,
                                                jit_compile=True),
+        "tfbig sample top-p 0.9": tfbig_job(tfbig_model, method="sample", top_p=0.9, seed=0,
+                                            jit_compile=False),
+        "tfbig sample top-p 0.9 XLA": tfbig_job(tfbig_model, method="sample", top_p=0.9,
+                                                seed=0, jit_compile=True),
         "tfbig greedy cached +fused QKV": tfbig_job(models["fused_qkv"], jit_compile=False),
         "tfbig greedy cached +SDPA": tfbig_job(models["sdpa"], jit_compile=False),
         # The inference forward pass over a whole training batch, attention variants.
@@ -118,6 +122,7 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print, only=No
     }
     if not xla_beam_and_sampling:
         del jobs["tfbig beam 4 XLA"], jobs["tfbig sample top-k 50 XLA"]
+        del jobs["tfbig sample top-p 0.9 XLA"]
     forward_batch = workloads.synthetic_batch(size, seed=2)[0]
     for name, key in (("forward tfbig", "tfbig"), ("forward +fused QKV", "fused_qkv"),
                       ("forward +SDPA", "sdpa")):
@@ -125,7 +130,9 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print, only=No
         jobs[name] = lambda f=function: f(forward_batch).numpy()
     # Called once, untimed, only for the cached == uncached checks.
     untimed = {"tfbig sample top-k 50 uncached": tfbig_job(
-        tfbig_model, method="sample", top_k=50, seed=0, use_cache=False, jit_compile=False)}
+        tfbig_model, method="sample", top_k=50, seed=0, use_cache=False, jit_compile=False),
+        "tfbig sample top-k 50 uncached XLA": tfbig_job(
+        tfbig_model, method="sample", top_k=50, seed=0, use_cache=False, jit_compile=True)}
 
     # KerasHub's cached decoding: its own model and weights, built after (so not changing)
     # the models above; its uncached decoding runs once, untimed, for the token check.
@@ -194,6 +201,7 @@ def run(size, new_tokens, rounds, xla_beam_and_sampling=True, log=print, only=No
              ("tfbig greedy cached XLA", "tfbig greedy uncached XLA"),
              ("tfbig greedy cached XLA", "tfbig greedy cached"),
              ("tfbig sample top-k 50", "tfbig sample top-k 50 uncached"),
+             ("tfbig sample top-k 50 XLA", "tfbig sample top-k 50 uncached XLA"),
              ("tfbig greedy cached +fused QKV", "tfbig greedy cached"),
              ("tfbig greedy cached +SDPA", "tfbig greedy cached")]
     if xla_beam_and_sampling:

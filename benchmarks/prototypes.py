@@ -72,23 +72,24 @@ class FusedQKVAttention(MultiHeadAttention):
         """
         return [self.split_heads(x, self.key_dim) for x in ops.split(x, parts, axis=-1)]
 
-    def project_key_value(self, value, key=None):
+    def project_key_value(self, value, key=None, pair=False):
         k, v = self._heads(self.key_value_dense(value), 2)
-        return ops.stack([k, v], axis=1)  # (B, 2, h, T_k, d_k): the cache layout
+        return (k, v) if pair else ops.stack([k, v], axis=1)  # tfbig's two cache forms
 
     def call(self, query, value=None, key=None, attention_mask=None, training=None,
              return_attention_scores=False, cache=None, cache_update_index=None):
         if self.is_self_attention:
             q, k, v = self._heads(self.qkv_dense(query), 3)  # each (B, h, T, d_k)
             if cache is not None:
+                keys, values = split_cache(cache)
                 start = [0, 0, cache_update_index, 0]
-                k = ops.slice_update(cache[:, 0], start, ops.cast(k, cache.dtype))
-                v = ops.slice_update(cache[:, 1], start, ops.cast(v, cache.dtype))
-                cache = ops.stack([k, v], axis=1)
+                k = ops.slice_update(keys, start, ops.cast(k, keys.dtype))
+                v = ops.slice_update(values, start, ops.cast(v, values.dtype))
+                cache = join_cache(k, v, like=cache)
         else:
             q = self.split_heads(self.query_dense(query), self.key_dim)  # (B, h, T_q, d_k)
             if cache is not None:
-                k, v = cache[:, 0], cache[:, 1]
+                k, v = split_cache(cache)
             else:
                 k, v = self._heads(self.key_value_dense(value), 2)
         mask = None
@@ -105,6 +106,17 @@ class FusedQKVAttention(MultiHeadAttention):
         if return_attention_scores:
             results += (weights,)
         return results[0] if len(results) == 1 else results
+
+
+def split_cache(cache):
+    """Keys and values of a cache in either of tfbig's forms: a ``(keys, values)`` pair or one
+    stacked ``[B, 2, h, T, d]`` tensor."""
+    return tuple(cache) if isinstance(cache, (tuple, list)) else (cache[:, 0], cache[:, 1])
+
+
+def join_cache(keys, values, like):
+    """The cache in the form ``like`` has."""
+    return (keys, values) if isinstance(like, (tuple, list)) else ops.stack([keys, values], 1)
 
 
 class SdpaAttention(MultiHeadAttention):
@@ -126,17 +138,17 @@ class SdpaAttention(MultiHeadAttention):
         batch, length = ops.shape(query)[0], ops.shape(query)[1]
         q = ops.reshape(self.query_dense(query), (batch, length, h, dk))  # (B, T_q, h, d_k)
         if cache is not None and cache_update_index is None:
-            k = ops.transpose(cache[:, 0], (0, 2, 1, 3))  # (B, T_k, h, d_k)
-            v = ops.transpose(cache[:, 1], (0, 2, 1, 3))
+            k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in split_cache(cache))  # (B, T_k, h, d)
         else:
             key_length = ops.shape(key)[1]
             k = ops.reshape(self.key_dense(key), (batch, key_length, h, dk))
             v = ops.reshape(self.value_dense(value), (batch, key_length, h, dv))
             if cache is not None:
+                keys, values = split_cache(cache)
                 start = [0, 0, cache_update_index, 0]
-                new_k = ops.slice_update(cache[:, 0], start, ops.transpose(k, (0, 2, 1, 3)))
-                new_v = ops.slice_update(cache[:, 1], start, ops.transpose(v, (0, 2, 1, 3)))
-                cache = ops.stack([new_k, new_v], axis=1)
+                new_k = ops.slice_update(keys, start, ops.transpose(k, (0, 2, 1, 3)))
+                new_v = ops.slice_update(values, start, ops.transpose(v, (0, 2, 1, 3)))
+                cache = join_cache(new_k, new_v, like=cache)
                 k = ops.transpose(new_k, (0, 2, 1, 3))
                 v = ops.transpose(new_v, (0, 2, 1, 3))
         mask = None

@@ -48,11 +48,12 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
             (0 = plain log-probability).
         use_cache: False re-runs the decoder over the whole prefix each step (the slow
             reference path; the tokens are the same).
-        jit_compile: XLA-compile the loop (the same tokens either way). ``"auto"``: on, except
-            for top-k / top-p sampling on a machine without a GPU or TPU, where XLA's sort
-            is slower than TensorFlow's (see :func:`use_xla`). Under XLA each new input
-            shape compiles anew, so source and prompt widths are padded up to a multiple of
-            :data:`WIDTH_BUCKET` (padding does not change the tokens).
+        jit_compile: XLA-compile the loop: ``True``, ``False`` or ``"auto"`` (XLA where the
+            backend has it; see :func:`use_xla`). Greedy and beam search give the same tokens
+            either way; sampling draws its random numbers differently under XLA, so a seed
+            repeats its tokens for the same setting. Under XLA each new input shape
+            compiles anew, so source and prompt widths are padded up to a multiple of
+            :data:`WIDTH_BUCKET` (padding changes no token).
 
     Returns:
         int32 ``[batch, max_new_tokens]``: the new tokens only (the best beam's for
@@ -87,7 +88,7 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
         raise TfbigError(f"source_ids must be [batch, length] token ids, received shape "
                          f"{tuple(source_ids.shape)}")
     _check_lengths(model, source_ids, max_new_tokens)
-    jit_compile = use_xla(jit_compile, method, top_k, top_p)
+    jit_compile = use_xla(jit_compile)
     source_ids = _pad_to_bucket(model, source_ids, max_new_tokens, jit_compile)
     prompt_width = int(source_ids.shape[1]) if is_decoder_only(model) else None
     options = (max_new_tokens, start_id, end_id, method, float(temperature), int(top_k),
@@ -111,7 +112,8 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
             seeds[options] = seed_generator
 
             def pick(logits):
-                return next_token(logits, method, seed_generator, temperature, top_k, top_p)
+                return next_token(logits, method, seed_generator, temperature, top_k, top_p,
+                                  sort_free=jit_compile)
 
             def function(ids):
                 decoding = prepare(model, ids, max_new_tokens, start_id, use_cache,
@@ -125,33 +127,19 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
     return cache[options](source_ids)
 
 
-def use_xla(jit_compile, method="greedy", top_k=0, top_p=1.0):
-    """``generate``'s ``jit_compile`` → a bool.
+def use_xla(jit_compile):
+    """``generate``'s ``jit_compile`` → a bool; ``"auto"`` is XLA wherever the backend has it
+    (TensorFlow, JAX).
 
-    ``"auto"`` is XLA wherever it measured faster. On a 2-core CPU, batch 8, 64 new tokens
-    (``benchmarks/generation_throughput.py``, docs/benchmarks.md): greedy 1.9× faster with
-    XLA, beam search 1.4×, plain sampling 1.7×, for about the same first-call time (the XLA
-    compile costs what tracing the loop does). Top-k and top-p sampling are ~2× *slower*
-    under XLA on a CPU, whose sort XLA compiles poorly, so they stay off there.
+    Measured on a 2-core CPU, batch 8, 64 new tokens (``benchmarks/generation_throughput.py``,
+    docs/benchmarks.md), XLA against TensorFlow's kernels: greedy 2.1× faster, beam search
+    1.4×, top-k sampling 1.4×, top-p 1.8× (its cut-offs found without a sort:
+    :mod:`tfbig.generation.cutoffs`), for about the same first call (the XLA compile costs
+    what tracing the loop does). On GPUs and TPUs XLA fuses the loop's many small ops.
     """
     if jit_compile != "auto":
         return bool(jit_compile)
-    sorts = method == "sample" and (top_k > 0 or top_p < 1.0)
-    return not sorts or _has_accelerator()
-
-
-def _has_accelerator():
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_logical_devices("GPU")
-                    or tf.config.list_logical_devices("TPU"))
-    if backend == "jax":
-        import jax
-
-        return jax.default_backend() != "cpu"
-    return False
+    return keras.backend.backend() in ("tensorflow", "jax")
 
 
 WIDTH_BUCKET = 16  # source / prompt widths are padded up to a multiple of this

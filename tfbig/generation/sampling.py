@@ -3,27 +3,39 @@
 import keras
 from keras import ops
 
+from tfbig.generation import cutoffs
 from tfbig.ops import argmax
 
 NEGATIVE = -1e9  # a finite "minus infinity" for logits
 
 
-def next_token(logits, method, seed, temperature, top_k, top_p):
-    """Pick the next token ``[batch]`` from float32 logits ``[batch, vocab]``."""
+def next_token(logits, method, seed, temperature, top_k, top_p, sort_free=False):
+    """Pick the next token ``[batch]`` from float32 logits ``[batch, vocab]``.
+
+    ``sort_free``: find the top-k / top-p cut-offs by bisection (:mod:`.cutoffs`; the
+    same tokens), which XLA compiles far better than a sort on CPUs.
+    """
     if method == "greedy":
         return argmax(logits, axis=-1)
     logits = logits / temperature
     if top_k:
-        kth = ops.top_k(logits, k=top_k)[0][:, -1:]  # (B, 1): the k-th largest logit
-        logits = ops.where(logits < kth, NEGATIVE, logits)
+        if sort_free:
+            keep = cutoffs.top_k_mask(logits, top_k)
+        else:
+            keep = logits >= ops.top_k(logits, k=top_k)[0][:, -1:]  # ≥ the k-th largest
+        logits = ops.where(keep, logits, NEGATIVE)
     if top_p < 1.0:
         # Nucleus: keep the smallest set of tokens whose probability sum reaches top_p.
-        sorted_logits = ops.flip(ops.sort(logits, axis=-1), axis=-1)  # descending
-        cumulative = ops.cumsum(ops.softmax(sorted_logits, axis=-1), axis=-1)
-        # The cut-off logit: the last one needed to reach top_p (always keep the first).
-        cutoff_index = ops.sum(ops.cast(cumulative < top_p, "int32"), axis=-1, keepdims=True)
-        cutoff = ops.take_along_axis(sorted_logits, cutoff_index, axis=-1)
-        logits = ops.where(logits < cutoff, NEGATIVE, logits)
+        if sort_free:
+            keep = cutoffs.top_p_mask(logits, top_p)
+        else:
+            sorted_logits = ops.flip(ops.sort(logits, axis=-1), axis=-1)  # descending
+            cumulative = ops.cumsum(ops.softmax(sorted_logits, axis=-1), axis=-1)
+            # The cut-off logit: the last one needed to reach top_p (always keep the first).
+            cutoff_index = ops.sum(ops.cast(cumulative < top_p, "int32"), axis=-1,
+                                   keepdims=True)
+            keep = logits >= ops.take_along_axis(sorted_logits, cutoff_index, axis=-1)
+        logits = ops.where(keep, logits, NEGATIVE)
     return ops.cast(keras.random.categorical(logits, 1, seed=seed)[:, 0], "int32")
 
 
