@@ -11,14 +11,15 @@ Sections (each also runs alone: ``train_throughput.py``, ``generation_throughput
    KerasHub-layers model (``kerashub_baseline.py``, compiled like the tutorial), tfbig
    (XLA off/on, ``steps_per_execution``), tfbig with each prototype of ``prototypes.py``;
    all in one process, interleaved, on the same (tfbig's) CPU kernels; then the tutorial
-   and tfbig on TensorFlow's default kernels, each in a separate process, and the
-   tutorial as written (its dropout silently off under ``fit``: ``baseline_tutorial.py``).
+   and tfbig on TensorFlow's default kernels, each in a separate process, the tutorial as
+   written (its dropout silently off under ``fit``: ``baseline_tutorial.py``), and
+   PyTorch's ``nn.Transformer`` in a separate process (``pytorch_baseline.py``).
    Tokens = batch × target length per step.
    MFU = tokens/s ÷ tokens per step × step FLOPs ÷ 160 GFLOP/s, with the step's matmul
    FLOPs counted analytically (``analytic.py``: 120.2 GFLOP at the reference config);
 2. generation tokens/s — the tutorial's re-run-everything greedy loop in one
    ``tf.function`` vs ``tfbig.generation.generate`` (greedy cached/uncached, XLA off/on,
-   beam 4, top-k sampling), the prototype attentions, and KerasHub's cached decoding
+   beam 4, top-k and top-p sampling), the prototype attentions, and KerasHub's cached decoding
    (XLA off/on); cached == uncached tokens ✓/✗ (tfbig's and KerasHub's own);
 3. peak RSS of each training config in a fresh process, against
    params + grads + Adam slots + activations;
@@ -26,8 +27,8 @@ Sections (each also runs alone: ``train_throughput.py``, ``generation_throughput
    at 2048) and width (128/256/512), plotted to ``docs/scaling.png``;
 5. the input pipeline benchmark (``pipeline_benchmark.py``; skipped by ``--quick``).
 
-KerasHub rows are skipped (one line says why) where ``keras_hub`` does not import: it is
-an optional extra of the benchmarks, not a tfbig dependency.
+KerasHub and PyTorch rows are skipped (one line says why) where ``keras_hub`` / ``torch``
+does not import: they are optional extras of the benchmarks, not tfbig dependencies.
 
 Times are the best of the interleaved rounds (other jobs on the machine only ever add
 time); medians are printed beside them. CPU-seconds per step are a second, load-robust
@@ -187,6 +188,13 @@ def targets(train_rows, generation, pipeline_ratio):
                  / train_rows["tfbig"]["seconds_median"])
         lines.append((f"training, tfbig: {text} the tutorial as it runs (TF's default "
                       f"kernels, separate process)", TRAIN_TARGET, value))
+    for other, label in (("baseline XLA", "the XLA tutorial model"),
+                         ("kerashub", "the KerasHub model"),
+                         ("pytorch", "PyTorch's nn.Transformer (separate process)")):
+        if other in train_rows and "tfbig" in train_rows:
+            _, text = ratio(train_rows, other, "tfbig")
+            value = train_rows[other]["seconds_median"] / train_rows["tfbig"]["seconds_median"]
+            lines.append((f"training, tfbig: {text} {label}", 1.0, value))
     rows = generation["rows"]
     for xla in ("", " XLA"):
         value, text = ratio(rows, "baseline loop (tf.function)", f"tfbig greedy cached{xla}")

@@ -4,7 +4,9 @@
 
 ``kerashub`` is the same model built from KerasHub's layers (``kerashub_baseline.py``),
 compiled like the tutorial baseline: a second "what you would write yourself" reference.
-Where ``keras_hub`` does not import, its row is skipped with one printed line.
+``pytorch`` is ``torch.nn.Transformer`` at the same config (``pytorch_baseline.py``), timed
+in its own process after the interleaved rounds. Where ``keras_hub`` or ``torch`` does not
+import, its row is skipped with one printed line.
 
 Every model is compiled first; then the timed ``fit`` calls go round-robin over the models
 (``workloads.interleave``), so load from other jobs on the machine falls on all of them
@@ -40,6 +42,8 @@ CONFIGS = {
     "baseline, TF defaults": dict(kind="baseline", env={"TF_ENABLE_ONEDNN_OPTS": "0"}),
     "tfbig, TF defaults": dict(kind="tfbig", env={"TF_ENABLE_ONEDNN_OPTS": "0"}),
     "kerashub": dict(kind="kerashub"),  # skipped where keras_hub does not import
+    # torch.nn.Transformer (pytorch_baseline.py): a separate process, skipped without torch.
+    "pytorch": dict(kind="pytorch", separate=True),
     "tfbig": dict(kind="tfbig"),
     "tfbig XLA": dict(kind="tfbig", jit_compile=True),
     "tfbig spe=2": dict(kind="tfbig", steps_per_execution=2),
@@ -136,7 +140,7 @@ def run(size, names, rounds, steps_per_round, warmup_steps=3, log=print):
         if reason:
             log(f"  skipped {name}: {reason}")
             continue
-        if "env" in CONFIGS[name]:
+        if "env" in CONFIGS[name] or CONFIGS[name].get("separate"):
             separate.append(name)
             continue
         started = time.perf_counter()
@@ -172,6 +176,10 @@ def run(size, names, rounds, steps_per_round, warmup_steps=3, log=print):
 
 def worker(name, size, steps, warmup_steps=1):
     """Fresh process: one config; → tokens/s and RSS (MiB) after import, compile, steps."""
+    if CONFIGS[name]["kind"] == "pytorch":  # no TensorFlow in this process
+        import pytorch_baseline
+
+        return pytorch_baseline.worker(name, size, steps, warmup_steps)
     import keras  # noqa: F401  (imported before measuring the runtime's own footprint)
     import tensorflow as tf  # noqa: F401
     from tfbig.cpu_kernels import onednn_enabled

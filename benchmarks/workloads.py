@@ -138,13 +138,18 @@ def tfbig_arguments(size):
 def unavailable(kind):
     """``None`` if models of ``kind`` can be built here, else why not (one line).
 
-    Only ``"kerashub"`` can be missing: ``keras_hub`` is an optional extra of the
-    benchmarks, so its rows are skipped (with this reason printed) where it is absent.
+    Only ``"kerashub"`` and ``"pytorch"`` can be missing: ``keras_hub`` and ``torch`` are
+    optional extras of the benchmarks, so their rows are skipped (with this reason printed)
+    where they are absent.
     """
     if kind == "kerashub":
         import kerashub_baseline
 
         return kerashub_baseline.unavailable()
+    if kind == "pytorch":
+        import pytorch_baseline
+
+        return pytorch_baseline.unavailable()
     return None
 
 
