@@ -80,8 +80,10 @@ def test_seeded_sampling_under_xla_repeats(model, sampling):
         return numpy_of(generate(model, SOURCE, MAX_NEW, START, method="sample", seed=seed,
                                  temperature=3.0, jit_compile=True, **sampling))
     first = run(5)
+    compiled = len(model._tfbig_generate_functions)
     np.testing.assert_array_equal(run(5), first)
     assert not np.array_equal(run(6), first)
+    assert len(model._tfbig_generate_functions) == compiled  # one function for every seed
 
 
 def test_top_k_sampling_under_xla_draws_from_the_k_most_likely(model):

@@ -91,9 +91,10 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
     jit_compile = use_xla(jit_compile)
     source_ids = _pad_to_bucket(model, source_ids, max_new_tokens, jit_compile)
     prompt_width = int(source_ids.shape[1]) if is_decoder_only(model) else None
+    # Not the seed itself: a new seed restarts the random state, not the compilation.
     options = (max_new_tokens, start_id, end_id, method, float(temperature), int(top_k),
-               float(top_p), seed, int(beam_size), float(length_penalty), bool(use_cache),
-               bool(jit_compile), prompt_width)
+               float(top_p), seed is None, int(beam_size), float(length_penalty),
+               bool(use_cache), bool(jit_compile), prompt_width)
     cache = model.__dict__.setdefault("_tfbig_generate_functions", {})
     seeds = model.__dict__.setdefault("_tfbig_generate_seeds", {})
     if options not in cache:
@@ -121,7 +122,8 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
                 return sampling_loop(decoding, max_new_tokens, end_id, pick)
         cache[options] = _compile(function, jit_compile)
     if seed is not None and seeds.get(options) is not None:
-        # Same seed, same tokens: restart the random state the last call advanced.
+        # Same seed, same tokens: start the random state at the seed (the state is a
+        # variable read by the compiled loop, so a new seed needs no new compile).
         state = seeds[options].state
         state.assign(ops.convert_to_tensor([seed, 0], dtype=state.dtype))
     return cache[options](source_ids)
