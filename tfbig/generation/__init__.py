@@ -48,8 +48,8 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
             (0 = plain log-probability).
         use_cache: False re-runs the decoder over the whole prefix each step (the slow
             reference path; the tokens are the same).
-        jit_compile: XLA-compile the loop: ``True``, ``False`` or ``"auto"`` (XLA where the
-            backend has it; see :func:`use_xla`). Greedy and beam search give the same tokens
+        jit_compile: XLA-compile the loop: ``True``, ``False`` or ``"auto"`` (XLA on
+            TensorFlow; see :func:`use_xla`). Greedy and beam search give the same tokens
             either way; sampling draws its random numbers differently under XLA, so a seed
             repeats its tokens for the same setting. Under XLA each new input shape
             compiles anew, so source and prompt widths are padded up to a multiple of
@@ -130,18 +130,18 @@ def generate(model, source_ids, max_new_tokens, start_id, end_id=None, method="g
 
 
 def use_xla(jit_compile):
-    """``generate``'s ``jit_compile`` → a bool; ``"auto"`` is XLA wherever the backend has it
-    (TensorFlow, JAX).
+    """``generate``'s ``jit_compile`` → a bool; ``"auto"`` is XLA on TensorFlow. (On JAX the
+    loop is a ``lax.while_loop``, compiled either way; ``True`` also jits the whole call.)
 
     Measured on a 2-core CPU, batch 8, 64 new tokens (``benchmarks/generation_throughput.py``,
     docs/benchmarks.md), XLA against TensorFlow's kernels: greedy 2.1× faster, beam search
-    1.4×, top-k sampling 1.4×, top-p 1.8× (its cut-offs found without a sort:
+    1.4×, top-k sampling 1.5×, top-p 1.7× (its cut-offs found without a sort:
     :mod:`tfbig.generation.cutoffs`), for about the same first call (the XLA compile costs
-    what tracing the loop does). On GPUs and TPUs XLA fuses the loop's many small ops.
+    what tracing the loop does). GPUs and TPUs were not measured here.
     """
     if jit_compile != "auto":
         return bool(jit_compile)
-    return keras.backend.backend() in ("tensorflow", "jax")
+    return keras.backend.backend() == "tensorflow"
 
 
 WIDTH_BUCKET = 16  # source / prompt widths are padded up to a multiple of this
