@@ -103,12 +103,7 @@ def worker(name, size, steps, warmup_steps=1):
     losses = []
     for _ in range(steps):  # one step per measurement: its best and median, as fit's timer
         timing.measure(lambda: losses.append(step()))
-    return dict(name=name, size=size.__dict__, rss_runtime_mib=rss_runtime,
-                peak_rss_mib=workloads.peak_rss_mib(), ru_maxrss_mib=workloads.ru_maxrss_mib(),
-                seconds_best=timing.best, seconds_median=timing.median,
-                cpu_seconds=timing.cpu_best, cpu_seconds_median=timing.cpu_median,
-                tokens_per_s=size.tokens_per_step / timing.best,
-                tokens_per_s_median=size.tokens_per_step / timing.median,
-                compile_seconds=compile_seconds, separate_process=True,
-                loss_finite=all(math.isfinite(x) for x in losses),
-                torch_version=torch.__version__, threads=torch.get_num_threads())
+    return workloads.worker_row(name, size, timing, rss_runtime, compile_seconds,
+                                loss_finite=all(math.isfinite(x) for x in losses),
+                                torch_version=torch.__version__,
+                                threads=torch.get_num_threads())

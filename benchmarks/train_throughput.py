@@ -191,14 +191,8 @@ def worker(name, size, steps, warmup_steps=1):
     compile_seconds = time.perf_counter() - started
     timing = workloads.Timings()
     timing.measure(lambda: workloads.timed_fit(model, data, steps))
-    return dict(name=name, size=size.__dict__, rss_runtime_mib=rss_runtime,
-                peak_rss_mib=workloads.peak_rss_mib(), ru_maxrss_mib=workloads.ru_maxrss_mib(),
-                seconds_best=timing.best, seconds_median=timing.median,
-                cpu_seconds=timing.cpu_best, cpu_seconds_median=timing.cpu_median,
-                tokens_per_s=size.tokens_per_step / timing.best,
-                tokens_per_s_median=size.tokens_per_step / timing.median,
-                compile_seconds=compile_seconds, separate_process=True,
-                onednn=onednn_enabled())
+    return workloads.worker_row(name, size, timing, rss_runtime, compile_seconds,
+                                onednn=onednn_enabled())
 
 
 def run_worker(name, size, steps, timeout=900, warmup_steps=1):

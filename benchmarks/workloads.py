@@ -269,6 +269,18 @@ class Timings:
         return statistics.median(self.cpu)
 
 
+def worker_row(name, size, timing, rss_runtime, compile_seconds, **extra):
+    """The result of one config timed in a fresh process (``train_throughput --worker``):
+    tokens/s, CPU seconds and peak RSS (MiB), plus ``extra`` fields."""
+    return dict(name=name, size=size.__dict__, rss_runtime_mib=rss_runtime,
+                peak_rss_mib=peak_rss_mib(), ru_maxrss_mib=ru_maxrss_mib(),
+                seconds_best=timing.best, seconds_median=timing.median,
+                cpu_seconds=timing.cpu_best, cpu_seconds_median=timing.cpu_median,
+                tokens_per_s=size.tokens_per_step / timing.best,
+                tokens_per_s_median=size.tokens_per_step / timing.median,
+                compile_seconds=compile_seconds, separate_process=True, **extra)
+
+
 def interleave(jobs, rounds):
     """Run ``{name: (function, units)}`` round-robin ``rounds`` times, rotating the order
     each round so no job always follows the same neighbour; → ``{name: Timings}``."""
