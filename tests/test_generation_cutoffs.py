@@ -55,7 +55,7 @@ def test_top_p_mask_is_the_sorted_one(logits, p):
     assert mask.sum(-1).min() >= 1  # the most likely token is always kept
 
 
-def test_masks_under_xla_equal_the_eager_ones(logits):
+def test_masks_under_xla_are_the_sorted_ones_too(logits):
     compiled = tf.function(lambda x: (cutoffs.top_k_mask(x, 17), cutoffs.top_p_mask(x, 0.9)),
                            jit_compile=True)
     top_k, top_p = compiled(ops.convert_to_tensor(logits))
