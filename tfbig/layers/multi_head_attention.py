@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from tfbig.layers.attention import attention_weights
+from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 
 
@@ -74,7 +75,7 @@ class MultiHeadAttention(keras.layers.Layer):
         key_shape = value_shape if key_shape is None else key_shape
 
         def dense(units, name, input_shape):
-            layer = keras.layers.Dense(
+            layer = Dense(
                 units, use_bias=self.use_bias, name=name,
                 kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
             layer.build(input_shape)

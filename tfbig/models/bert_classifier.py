@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from tfbig.errors import TfbigError
+from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
@@ -59,7 +60,7 @@ class BertClassifier(keras.Model):
         self.pooling = pooling
         self.dropout = dropout
         self.head_dropout = Dropout(dropout, name="head_dropout")
-        self.classifier = keras.layers.Dense(
+        self.classifier = Dense(
             num_classes, name="classifier", dtype=self.dtype_policy,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))
 

@@ -28,6 +28,7 @@ from keras import ops
 
 from tfbig.errors import TfbigError
 from tfbig.layers.bert_embedding import BertEmbedding
+from tfbig.layers.dense import Dense
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
@@ -100,7 +101,7 @@ class BertEncoder(keras.Model):
             keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm",
                                             dtype=self.dtype_policy)
             if norm_first else None)
-        self.pooler = keras.layers.Dense(
+        self.pooler = Dense(
             hidden_dim, activation="tanh", name="pooler", dtype=self.dtype_policy)
 
     def build(self, input_shape):
