@@ -16,12 +16,11 @@ Variants:
 * :class:`GatherMaskedSparseCrossentropy` — the loss as tfbig had it before adopting the
   fused ``SparseSoftmaxCrossEntropyWithLogits`` (``log_softmax`` + gather), to measure that
   change side by side.
-* :func:`keras_parts` — tfbig with Keras' own dropout, AdamW or ``ops.argmax`` back in
-  place of ``tfbig.layers.Dropout``, ``FusedAdamW`` and ``tfbig.ops.argmax``, to measure
-  what each of those gained, side by side.
-* :class:`NonPadLogitsTransformer` — a ``train_step`` that gathers the non-padding target
-  positions before the output projection, so no logits are computed for padding (dynamic
-  shapes: no XLA).
+* :func:`keras_parts` — tfbig with Keras' own dropout, AdamW, ``ops.argmax``, ``Dense`` or
+  ``train_step`` back in place of ``tfbig.layers.Dropout``, ``FusedAdamW``,
+  ``tfbig.ops.argmax``, ``tfbig.layers.Dense`` (weight gradients on XLA) and
+  ``RealTokenTrainStep`` (no logits for padding), to measure what each of those gained,
+  side by side.
 """
 
 import contextlib
@@ -31,7 +30,6 @@ from keras import ops
 
 import tfbig.layers.decoder_block as decoder_block_module
 import tfbig.layers.encoder_block as encoder_block_module
-from tfbig.layers import masks
 from tfbig.layers.attention import attention_weights
 from tfbig.layers.multi_head_attention import MultiHeadAttention
 from tfbig.models import Transformer
@@ -177,29 +175,6 @@ def attention_class(cls):
         encoder_block_module.MultiHeadAttention, decoder_block_module.MultiHeadAttention = saved
 
 
-class NonPadLogitsTransformer(Transformer):
-    """Train step that projects to the vocabulary only at non-padding target positions."""
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        (source_ids, target_ids), labels = data
-        with tf.GradientTape() as tape:
-            encoder_output = self.encode(source_ids, training=True)
-            hidden = self.decoder(target_ids, encoder_output,
-                                  cross_attention_mask=masks.key_padding_mask(source_ids),
-                                  training=True)  # (B, T, d)
-            keep = tf.not_equal(labels, masks.PAD_ID)
-            real_labels = tf.boolean_mask(labels, keep)[None]  # (1, N)
-            logits = self.logits(tf.boolean_mask(hidden, keep)[None])  # (1, N, V)
-            loss = self._compute_loss(x=None, y=real_labels, y_pred=logits, training=True)
-            self._loss_tracker.update_state(loss, sample_weight=tf.shape(labels)[0])
-            loss = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self.compute_metrics(None, real_labels, logits)
-
-
 class GatherMaskedSparseCrossentropy(MaskedSparseCrossentropy):
     """tfbig's loss before it used the fused op: ``log_softmax`` + ``take_along_axis``.
 
@@ -223,38 +198,47 @@ def keras_parts(*parts):
     """Swap Keras' own versions back in while a model is built, compiled and traced.
 
     ``parts``: any of ``"dropout"`` (``keras.layers.Dropout.call`` for tfbig's Dropout),
-    ``"adamw"`` (``keras.optimizers.AdamW`` for ``FusedAdamW``) and ``"argmax"``
-    (``keras.ops.argmax`` in ``MaskedAccuracy``). The traced graph keeps what was in place
-    during the first ``fit``; the originals are restored on exit.
+    ``"adamw"`` (``keras.optimizers.AdamW`` for ``FusedAdamW``), ``"argmax"``
+    (``keras.ops.argmax`` in ``MaskedAccuracy``), ``"dense"`` (``keras.layers.Dense.call``
+    for tfbig's Dense: weight gradients on oneDNN) and ``"train_step"`` (Keras' own
+    ``train_step``: logits for every position, padding included). The traced graph keeps
+    what was in place during the first ``fit``; the originals are restored on exit.
     """
     import tfbig.layers.dropout as dropout_module
     import tfbig.training.metrics as metrics_module
     import tfbig.training.optimizers as optimizers_module
+    from tfbig.layers.dense import Dense
+    from tfbig.training.real_token_step import RealTokenTrainStep
 
-    saved = (dropout_module.Dropout.call, optimizers_module.FusedAdamW, metrics_module.argmax)
+    saved = (dropout_module.Dropout.call, optimizers_module.FusedAdamW, metrics_module.argmax,
+             Dense.call, RealTokenTrainStep.real_token_pad_id)
     if "dropout" in parts:
         dropout_module.Dropout.call = keras.layers.Dropout.call
     if "adamw" in parts:
         optimizers_module.FusedAdamW = keras.optimizers.AdamW
     if "argmax" in parts:
         metrics_module.argmax = lambda x, axis=-1: ops.cast(ops.argmax(x, axis=axis), "int32")
+    if "dense" in parts:
+        Dense.call = keras.layers.Dense.call
+    if "train_step" in parts:
+        RealTokenTrainStep.real_token_pad_id = lambda self, *args, **kwargs: None
     try:
         yield
     finally:
-        (dropout_module.Dropout.call, optimizers_module.FusedAdamW,
-         metrics_module.argmax) = saved
+        (dropout_module.Dropout.call, optimizers_module.FusedAdamW, metrics_module.argmax,
+         Dense.call, RealTokenTrainStep.real_token_pad_id) = saved
 
 
 ATTENTIONS = {"fused_qkv": FusedQKVAttention, "sdpa": SdpaAttention}
 
 
-def build_transformer(attention=None, non_pad_logits=False, **kwargs):
+def build_transformer(attention=None, **kwargs):
     """tfbig's Transformer (public constructor arguments) with prototype parts swapped in.
 
     ``attention``: None (tfbig's), ``"fused_qkv"`` or ``"sdpa"``.
     """
-    model_class = NonPadLogitsTransformer if non_pad_logits else Transformer
     if attention is None:
-        return model_class(**kwargs)
+        return Transformer(**kwargs)
     with attention_class(ATTENTIONS[attention]):
-        return model_class(**kwargs)
+        return Transformer(**kwargs)
+

@@ -159,7 +159,7 @@ def kerashub_max_length(size):
     return 2 * size.length
 
 
-def build_model(kind, size, attention=None, non_pad_logits=False):
+def build_model(kind, size, attention=None):
     """An unbuilt model: ``kind`` is ``"baseline"``, ``"baseline as written"`` (the tutorial's
     ``call`` without ``training``: no dropout under ``fit``), ``"kerashub"`` or ``"tfbig"``
     (with prototype parts)."""
@@ -175,7 +175,7 @@ def build_model(kind, size, attention=None, non_pad_logits=False):
                                        max_length=kerashub_max_length(size))
     import prototypes
 
-    return prototypes.build_transformer(attention, non_pad_logits, **tfbig_arguments(size))
+    return prototypes.build_transformer(attention, **tfbig_arguments(size))
 
 
 def compile_for_training(model, kind, size, jit_compile=False, steps_per_execution=1,

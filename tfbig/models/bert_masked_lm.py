@@ -12,12 +12,14 @@ https://arxiv.org/abs/1810.04805
 import keras
 from keras import ops
 
+from tfbig.layers.dense import Dense
 from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
 from tfbig.models.text_inputs import token_ids_shape
+from tfbig.training.real_token_step import RealTokenTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class BertMaskedLM(keras.Model):
+class BertMaskedLM(RealTokenTrainStep, keras.Model):
     """A :class:`BertEncoder` backbone with the masked-LM head: logits for every position.
 
     Args:
@@ -43,7 +45,7 @@ class BertMaskedLM(keras.Model):
     def __init__(self, encoder, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
-        self.transform_dense = keras.layers.Dense(
+        self.transform_dense = Dense(
             encoder.hidden_dim, activation="gelu", name="transform_dense",
             dtype=self.dtype_policy)
         self.transform_norm = keras.layers.LayerNormalization(
@@ -59,13 +61,20 @@ class BertMaskedLM(keras.Model):
             shape=(self.encoder.vocabulary_size,), initializer="zeros", name="output_bias")
         self.built = True
 
-    def call(self, inputs, training=None):
-        x = self.encoder(inputs, training=training)["sequence_output"]  # (B, T, H)
-        x = self.transform_norm(self.transform_dense(x))  # (B, T, H)
+    def hidden_states(self, inputs, training=None):
+        """The encoder's inputs → its sequence output ``[B, T, H]``."""
+        return self.encoder(inputs, training=training)["sequence_output"]
+
+    def logits(self, hidden):
+        """The masked-LM head, per position: ``[..., H]`` → float32 logits ``[..., V]``."""
+        x = self.transform_norm(self.transform_dense(hidden))  # (..., H)
         table = self.encoder.embedding.token_embedding.embeddings  # (V, H): tied weights
-        logits = ops.matmul(x, ops.cast(ops.transpose(table), x.dtype))  # (B, T, V)
+        logits = ops.matmul(x, ops.cast(ops.transpose(table), x.dtype))  # (..., V)
         logits = logits + ops.cast(self.output_bias, x.dtype)
         return ops.cast(logits, "float32")
+
+    def call(self, inputs, training=None):
+        return self.logits(self.hidden_states(inputs, training=training))
 
     def get_config(self):
         config = super().get_config()

@@ -19,10 +19,11 @@ from tfbig.layers.causal_block import CausalBlock
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.multi_head_attention import cache_length
 from tfbig.layers.positional_encoding import PositionalEmbedding
+from tfbig.training.real_token_step import RealTokenTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class GPT(keras.Model):
+class GPT(RealTokenTrainStep, keras.Model):
     """``token_ids [B, T]`` → float32 next-token logits ``[B, T, vocabulary_size]``.
 
     Position ``t`` predicts token ``t + 1`` (train on ``ids[:, :-1]`` against
@@ -98,7 +99,8 @@ class GPT(keras.Model):
         logits = ops.matmul(x, ops.cast(ops.transpose(table), x.dtype))
         return ops.cast(logits, "float32")
 
-    def call(self, inputs, training=None):
+    def hidden_states(self, inputs, training=None):
+        """Token ids (or the dict inputs) → final-norm hidden states ``[B, T, H]``."""
         if isinstance(inputs, dict):
             token_ids = inputs["token_ids"]
             padding_mask = inputs.get("padding_mask")
@@ -113,7 +115,10 @@ class GPT(keras.Model):
         x = self.embedding_dropout(self.embedding(token_ids), training=training)
         for block in self.blocks:
             x = block(x, attention_mask=mask, training=training)  # (B, T, H)
-        return self.logits(self.final_norm(x))
+        return self.final_norm(x)
+
+    def call(self, inputs, training=None):
+        return self.logits(self.hidden_states(inputs, training=training))
 
     def init_caches(self, batch_size, max_length):
         """Empty key/value caches: one ``(keys, values)`` pair per block, each

@@ -8,11 +8,13 @@ from keras import ops
 
 from tfbig.layers import masks
 from tfbig.layers.decoder import Decoder
+from tfbig.layers.dense import Dense
 from tfbig.layers.encoder import Encoder
+from tfbig.training.real_token_step import RealTokenTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class Transformer(keras.Model):
+class Transformer(RealTokenTrainStep, keras.Model):
     """Encoder-decoder Transformer: ``(source_ids, target_ids) → next-token logits``.
 
     Keeps the article's constructor argument names. Token id 0 is padding in both inputs.
@@ -77,7 +79,7 @@ class Transformer(keras.Model):
         self.encoder = Encoder(vocabulary_size=input_vocab_size, name="encoder", **stack)
         self.decoder = Decoder(vocabulary_size=target_vocab_size, name="decoder", **stack)
         if not tie_embeddings:
-            self.output_projection = keras.layers.Dense(
+            self.output_projection = Dense(
                 target_vocab_size, name="output_projection", dtype=self.dtype_policy)
 
     def build(self, input_shape):
@@ -103,14 +105,17 @@ class Transformer(keras.Model):
         # Losses and softmax in float32, also under mixed precision.
         return ops.cast(logits, "float32")
 
-    def call(self, inputs, training=None):
+    def hidden_states(self, inputs, training=None):
+        """``(source_ids, target_ids)`` → decoder output ``[batch, T_t, d_model]``."""
         source_ids, target_ids = inputs
         encoder_output = self.encode(source_ids, training=training)
-        decoder_output = self.decoder(
+        return self.decoder(
             target_ids, encoder_output,
             cross_attention_mask=masks.key_padding_mask(source_ids),  # (B, 1, T_s)
             training=training)
-        return self.logits(decoder_output)
+
+    def call(self, inputs, training=None):
+        return self.logits(self.hidden_states(inputs, training=training))
 
     def attention_scores(self, source_ids, target_ids):
         """Every attention map, for plots and analysis (dropout off).
