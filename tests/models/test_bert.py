@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import math  # noqa: E402
+import warnings  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -15,6 +16,7 @@ from models.model_checks import (  # noqa: E402
 
 from tfbig.errors import TfbigError  # noqa: E402
 from tfbig.models import BertClassifier, BertEncoder, BertMaskedLM  # noqa: E402
+from tfbig.training.losses import MaskedSparseCrossentropy  # noqa: E402
 
 VOCAB, HIDDEN = 30, 8
 TOKENS = np.array([[4, 9, 10, 11, 5, 0],
@@ -145,6 +147,37 @@ def test_masked_lm_save_load_and_fit(tmp_path):
     assert restored.encoder.embedding.token_embedding.embeddings.path.startswith(
         restored.encoder.name)
     assert_fit_decreases(model, INPUTS, TOKENS)
+
+
+def test_masked_lm_trains_everything_but_the_pooler_without_warnings():
+    keras.utils.set_random_seed(4)
+    encoder = BertEncoder(VOCAB, 1, 2, HIDDEN, 16, dropout=0.0, max_sequence_length=16)
+    model = BertMaskedLM(encoder)
+    model(INPUTS)
+    pooler = {weight.path for weight in encoder.pooler.weights}
+    trained = {weight.path for weight in model.trainable_weights}
+    assert not pooler & trained
+    assert trained | pooler == {weight.path for weight in model.weights}
+    assert pooler <= {weight.path for weight in encoder.trainable_weights}  # for fine-tuning
+    model.compile(optimizer="adam", loss=MaskedSparseCrossentropy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras warns of variables without gradients
+        model.fit(INPUTS, TOKENS, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_classifier_trains_the_pooler_only_when_it_uses_it(pooling):
+    encoder = BertEncoder(VOCAB, 1, 2, HIDDEN, 16, dropout=0.0, max_sequence_length=16)
+    model = BertClassifier(encoder, num_classes=3, pooling=pooling, dropout=0.0)
+    model(INPUTS)
+    trained = {weight.path for weight in model.trainable_weights}
+    pooler = {weight.path for weight in encoder.pooler.weights}
+    assert (pooler <= trained) == (pooling == "cls") and not (pooler & trained) == (
+        pooling == "cls")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(INPUTS, LABELS, epochs=1, verbose=0)
 
 
 def test_bad_arguments_are_explained():

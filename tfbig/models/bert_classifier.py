@@ -14,6 +14,7 @@ from tfbig.errors import TfbigError
 from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
+from tfbig.models.bert_encoder import without_pooler
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
 POOLINGS = ("cls", "mean")
@@ -69,6 +70,13 @@ class BertClassifier(keras.Model):
             self.encoder.build(input_shape)
         self.classifier.build((token_ids_shape(input_shape)[0], self.encoder.hidden_dim))
         self.built = True
+
+    @property
+    def trainable_weights(self):
+        """Every trainable weight; with ``pooling="mean"`` less the encoder's pooler, which
+        that head never uses (it would get no gradient, and Keras would warn)."""
+        weights = super().trainable_weights
+        return weights if self.pooling == "cls" else without_pooler(weights, self.encoder)
 
     def call(self, inputs, training=None):
         outputs = self.encoder(inputs, training=training)

@@ -33,6 +33,13 @@ from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
 
+def without_pooler(weights, encoder):
+    """``weights`` less ``encoder``'s pooler: for heads that never use the pooled output,
+    whose loss gives the pooler no gradient (Keras would warn at every ``fit``)."""
+    pooler = {id(weight) for weight in encoder.pooler.weights}
+    return [weight for weight in weights if id(weight) not in pooler]
+
+
 @keras.saving.register_keras_serializable(package="tfbig")
 class BertEncoder(keras.Model):
     """BERT: ``{"token_ids", "padding_mask"[, "segment_ids"]}`` → contextual vectors.

@@ -14,6 +14,7 @@ from keras import ops
 
 from tfbig.layers.dense import Dense
 from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
+from tfbig.models.bert_encoder import without_pooler
 from tfbig.models.text_inputs import token_ids_shape
 from tfbig.training.real_token_step import RealTokenTrainStep
 
@@ -60,6 +61,17 @@ class BertMaskedLM(RealTokenTrainStep, keras.Model):
         self.output_bias = self.add_weight(
             shape=(self.encoder.vocabulary_size,), initializer="zeros", name="output_bias")
         self.built = True
+
+    @property
+    def trainable_weights(self):
+        """Every trainable weight the masked-LM loss reaches: all but the encoder's pooler.
+
+        The pooler (``[CLS]`` → tanh dense) is trained by BERT's other pre-training task,
+        next-sentence prediction, not by this one; left in, it would get no gradient and
+        Keras would warn about it at every ``fit``. It stays a trainable weight of the
+        encoder, for the classifiers fine-tuned from it.
+        """
+        return without_pooler(super().trainable_weights, self.encoder)
 
     def hidden_states(self, inputs, training=None):
         """The encoder's inputs → its sequence output ``[B, T, H]``."""
