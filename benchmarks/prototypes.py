@@ -16,11 +16,12 @@ Variants:
 * :class:`GatherMaskedSparseCrossentropy` — the loss as tfbig had it before adopting the
   fused ``SparseSoftmaxCrossEntropyWithLogits`` (``log_softmax`` + gather), to measure that
   change side by side.
-* :func:`keras_parts` — tfbig with Keras' own dropout, AdamW, ``ops.argmax``, ``Dense`` or
+* :func:`keras_parts` — tfbig with Keras' own dropout, AdamW, ``ops.argmax`` or
   ``train_step`` back in place of ``tfbig.layers.Dropout``, ``FusedAdamW``,
-  ``tfbig.ops.argmax``, ``tfbig.layers.Dense`` (weight gradients on XLA) and
-  ``RealTokenTrainStep`` (no logits for padding), to measure what each of those gained,
-  side by side.
+  ``tfbig.ops.argmax`` and ``RealTokenTrainStep`` (no logits for padding), to measure what
+  each of those gained, side by side.
+* :func:`xla_weight_gradients` — every ``keras.layers.Dense`` computes its weight gradient
+  ``xᵀ·g`` in a small XLA-compiled function (a custom gradient), the rest on oneDNN.
 """
 
 import contextlib
@@ -199,34 +200,30 @@ def keras_parts(*parts):
 
     ``parts``: any of ``"dropout"`` (``keras.layers.Dropout.call`` for tfbig's Dropout),
     ``"adamw"`` (``keras.optimizers.AdamW`` for ``FusedAdamW``), ``"argmax"``
-    (``keras.ops.argmax`` in ``MaskedAccuracy``), ``"dense"`` (``keras.layers.Dense.call``
-    for tfbig's Dense: weight gradients on oneDNN) and ``"train_step"`` (Keras' own
+    (``keras.ops.argmax`` in ``MaskedAccuracy``) and ``"train_step"`` (Keras' own
     ``train_step``: logits for every position, padding included). The traced graph keeps
     what was in place during the first ``fit``; the originals are restored on exit.
     """
     import tfbig.layers.dropout as dropout_module
     import tfbig.training.metrics as metrics_module
     import tfbig.training.optimizers as optimizers_module
-    from tfbig.layers.dense import Dense
     from tfbig.training.real_token_step import RealTokenTrainStep
 
     saved = (dropout_module.Dropout.call, optimizers_module.FusedAdamW, metrics_module.argmax,
-             Dense.call, RealTokenTrainStep.real_token_pad_id)
+             RealTokenTrainStep.real_token_pad_id)
     if "dropout" in parts:
         dropout_module.Dropout.call = keras.layers.Dropout.call
     if "adamw" in parts:
         optimizers_module.FusedAdamW = keras.optimizers.AdamW
     if "argmax" in parts:
         metrics_module.argmax = lambda x, axis=-1: ops.cast(ops.argmax(x, axis=axis), "int32")
-    if "dense" in parts:
-        Dense.call = keras.layers.Dense.call
     if "train_step" in parts:
         RealTokenTrainStep.real_token_pad_id = lambda self, *args, **kwargs: None
     try:
         yield
     finally:
         (dropout_module.Dropout.call, optimizers_module.FusedAdamW, metrics_module.argmax,
-         Dense.call, RealTokenTrainStep.real_token_pad_id) = saved
+         RealTokenTrainStep.real_token_pad_id) = saved
 
 
 ATTENTIONS = {"fused_qkv": FusedQKVAttention, "sdpa": SdpaAttention}
@@ -242,3 +239,65 @@ def build_transformer(attention=None, **kwargs):
     with attention_class(ATTENTIONS[attention]):
         return Transformer(**kwargs)
 
+
+def _dense_with_xla_weight_gradient(x, kernel, bias):
+    """``x @ kernel + bias`` for ``x [..., K]``; the weight gradient ``xᵀ·g`` runs in an XLA
+    cluster. The bias add sits inside the custom gradient: outside, the identity op of
+    ``tf.custom_gradient`` stops TensorFlow fusing the matmul with the bias add (that alone
+    cost 7%)."""
+    import tensorflow as tf
+
+    weight_gradient = _xla_weight_gradient()
+
+    @tf.custom_gradient
+    def dense(x, kernel, bias):
+        units = kernel.shape[-1]
+        flat = tf.reshape(x, [-1, kernel.shape[0]])
+        outputs = tf.reshape(tf.nn.bias_add(tf.matmul(flat, kernel), bias),
+                             tf.concat([tf.shape(x)[:-1], [units]], 0))
+
+        def gradient(upstream):
+            flat_upstream = tf.reshape(upstream, [-1, units])
+            dx = tf.reshape(tf.matmul(flat_upstream, kernel, transpose_b=True), tf.shape(x))
+            return (dx, weight_gradient(flat, flat_upstream),
+                    tf.reduce_sum(flat_upstream, axis=0))
+
+        return outputs, gradient
+
+    return dense(x, kernel, bias)
+
+
+_XLA_WEIGHT_GRADIENT = []
+
+
+def _xla_weight_gradient():
+    import tensorflow as tf
+
+    if not _XLA_WEIGHT_GRADIENT:
+        _XLA_WEIGHT_GRADIENT.append(tf.function(
+            lambda x, upstream: tf.matmul(x, upstream, transpose_a=True), jit_compile=True))
+    return _XLA_WEIGHT_GRADIENT[0]
+
+
+@contextlib.contextmanager
+def xla_weight_gradients(enabled=True):
+    """While a model is built, compiled and traced: every ``keras.layers.Dense`` with a bias
+    computes its weight gradient with XLA in training (see the module docstring)."""
+    import tensorflow as tf
+
+    saved = keras.layers.Dense.call
+
+    def call(self, inputs, training=None):
+        if not training or self.bias is None:
+            return saved(self, inputs, training)
+        outputs = _dense_with_xla_weight_gradient(tf.convert_to_tensor(inputs),
+                                                  tf.convert_to_tensor(self.kernel),
+                                                  tf.convert_to_tensor(self.bias))
+        return outputs if self.activation is None else self.activation(outputs)
+
+    if enabled:
+        keras.layers.Dense.call = call
+    try:
+        yield
+    finally:
+        keras.layers.Dense.call = saved

@@ -49,17 +49,16 @@ CONFIGS = {
     "tfbig spe=2": dict(kind="tfbig", steps_per_execution=2),
     "tfbig XLA spe=2": dict(kind="tfbig", jit_compile=True, steps_per_execution=2),
     "tfbig +fused QKV": dict(kind="tfbig", attention="fused_qkv"),
+    # Dense weight gradients on XLA's kernels: faster for some shapes only (docs/benchmarks.md).
+    "tfbig +XLA weight grads": dict(kind="tfbig", xla_weight_gradients=True),
     "tfbig, gather loss (before)": dict(kind="tfbig", gather_loss=True),
     # What tfbig's own dropout, FusedAdamW and argmax gained: Keras' versions swapped back.
     "tfbig w/ Keras dropout": dict(kind="tfbig", keras_parts=("dropout",)),
     "tfbig w/ Keras AdamW": dict(kind="tfbig", keras_parts=("adamw",)),
     "tfbig w/ keras.ops.argmax": dict(kind="tfbig", keras_parts=("argmax",)),
     "tfbig w/ all three Keras'": dict(kind="tfbig", keras_parts=("dropout", "adamw", "argmax")),
-    # What session 6 gained: weight gradients on XLA (tfbig.layers.Dense) and no logits for
-    # padding (RealTokenTrainStep), each put back to Keras' version.
-    "tfbig w/ Keras Dense": dict(kind="tfbig", keras_parts=("dense",)),
+    # What RealTokenTrainStep (no logits for padding) gains: Keras' train_step put back.
     "tfbig w/ Keras train_step": dict(kind="tfbig", keras_parts=("train_step",)),
-    "tfbig w/ both Keras'": dict(kind="tfbig", keras_parts=("dense", "train_step")),
 }
 # Left out of the default run to keep it under 25 minutes (name them with --configs).
 DEFAULT_CONFIGS = [name for name in CONFIGS
@@ -87,7 +86,8 @@ def build_and_compile(name, size, data, first_steps):
     import prototypes
 
     spec = CONFIGS[name]
-    with prototypes.keras_parts(*spec.get("keras_parts", ())):
+    with prototypes.keras_parts(*spec.get("keras_parts", ())), \
+            prototypes.xla_weight_gradients(spec.get("xla_weight_gradients", False)):
         model = workloads.build_model(spec["kind"], size, spec.get("attention"))
         model = workloads.compile_for_training(
             model, spec["kind"], size, spec.get("jit_compile", False),

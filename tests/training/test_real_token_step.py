@@ -7,10 +7,16 @@ import pytest
 import tensorflow as tf
 
 from tfbig.models import GPT, BertEncoder, BertMaskedLM, Transformer
+from tfbig.training import real_token_step
 from tfbig.training.losses import MaskedSparseCrossentropy
 from tfbig.training.metrics import MaskedAccuracy
 
-VOCAB = 23
+VOCAB = 23  # small and fast; the tests lower MIN_VOCABULARY to it
+
+
+@pytest.fixture(autouse=True)
+def any_vocabulary(monkeypatch):
+    monkeypatch.setattr(real_token_step, "MIN_VOCABULARY", VOCAB)
 
 
 def padded_ids(rng, batch, length, low=1):
@@ -83,7 +89,7 @@ def test_same_loss_metrics_and_weights_as_keras_step(case):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
     # The fast step ran: its head saw one row of gathered positions, not [batch, T].
     assert head_rows and all(shape[0] == 1 and shape[1] is None for shape in head_rows)
-    assert ours.real_token_pad_id(tf.constant(labels)) == 0
+    assert ours.real_token_pad_id(tf.constant(labels)) == 0 and ours.head_vocabulary_size == VOCAB
 
 
 def test_other_compile_settings_keep_keras_step():
@@ -105,6 +111,9 @@ def test_other_compile_settings_keep_keras_step():
     assert pad_id(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[]) is None
     assert pad_id(jit_compile=True) is None  # the gathered row count is not static
+    real_token_step.MIN_VOCABULARY = VOCAB + 1  # a head too small to pay (monkeypatched)
+    assert pad_id() is None
+    real_token_step.MIN_VOCABULARY = VOCAB
     model.compile(optimizer="adam", loss=MaskedSparseCrossentropy(), metrics=[MaskedAccuracy()])
     assert model.real_token_pad_id(labels, sample_weight=tf.ones(labels.shape[:1])) is None
     assert model.real_token_pad_id(tf.cast(labels, "float32")) is None

@@ -1,8 +1,7 @@
 """The building blocks every tfbig model is made of.
 
 Read them in this order: ``masks`` → ``attention`` (the formula) →
-``multi_head_attention`` → ``positional_encoding`` → ``feed_forward`` (and ``dense``, its
-faster-gradient ``Dense``) →
+``multi_head_attention`` → ``positional_encoding`` → ``feed_forward`` →
 ``dropout`` → ``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks).
 For the model family: ``causal_block`` (GPT), ``bert_embedding``, ``patch_embedding``
 (ViT), ``recurrent`` (LSTM/GRU by name).
@@ -14,7 +13,6 @@ from tfbig.layers.bert_embedding import BertEmbedding
 from tfbig.layers.causal_block import CausalBlock
 from tfbig.layers.decoder import Decoder
 from tfbig.layers.decoder_block import DecoderBlock
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.encoder import Encoder
 from tfbig.layers.encoder_block import EncoderBlock
@@ -31,7 +29,6 @@ __all__ = [
     "PositionalEmbedding",
     "positional_encoding",
     "FeedForward",
-    "Dense",
     "Dropout",
     "EncoderBlock",
     "DecoderBlock",

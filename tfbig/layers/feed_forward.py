@@ -6,8 +6,6 @@ Reference: Vaswani et al. 2017, section 3.3, https://arxiv.org/abs/1706.03762
 
 import keras
 
-from tfbig.layers.dense import Dense
-
 
 @keras.saving.register_keras_serializable(package="tfbig")
 class FeedForward(keras.layers.Layer):
@@ -29,9 +27,9 @@ class FeedForward(keras.layers.Layer):
         self.d_model = d_model
         self.dff = dff
         self.activation = activation
-        self.inner = Dense(
+        self.inner = keras.layers.Dense(
             dff, activation=activation, name="inner", dtype=self.dtype_policy)
-        self.outer = Dense(d_model, name="outer", dtype=self.dtype_policy)
+        self.outer = keras.layers.Dense(d_model, name="outer", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.inner.build(input_shape)

@@ -10,7 +10,6 @@ import keras
 from keras import ops
 
 from tfbig.layers.attention import attention_weights
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 
 
@@ -75,7 +74,7 @@ class MultiHeadAttention(keras.layers.Layer):
         key_shape = value_shape if key_shape is None else key_shape
 
         def dense(units, name, input_shape):
-            layer = Dense(
+            layer = keras.layers.Dense(
                 units, use_bias=self.use_bias, name=name,
                 kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
             layer.build(input_shape)

@@ -11,7 +11,6 @@ import keras
 from keras import ops
 
 from tfbig.errors import TfbigError
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
 from tfbig.models.bert_encoder import without_pooler
@@ -61,7 +60,7 @@ class BertClassifier(keras.Model):
         self.pooling = pooling
         self.dropout = dropout
         self.head_dropout = Dropout(dropout, name="head_dropout")
-        self.classifier = Dense(
+        self.classifier = keras.layers.Dense(
             num_classes, name="classifier", dtype=self.dtype_policy,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))
 

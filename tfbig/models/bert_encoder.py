@@ -28,7 +28,6 @@ from keras import ops
 
 from tfbig.errors import TfbigError
 from tfbig.layers.bert_embedding import BertEmbedding
-from tfbig.layers.dense import Dense
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
@@ -108,7 +107,7 @@ class BertEncoder(keras.Model):
             keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm",
                                             dtype=self.dtype_policy)
             if norm_first else None)
-        self.pooler = Dense(
+        self.pooler = keras.layers.Dense(
             hidden_dim, activation="tanh", name="pooler", dtype=self.dtype_policy)
 
     def build(self, input_shape):

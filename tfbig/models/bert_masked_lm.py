@@ -12,7 +12,6 @@ https://arxiv.org/abs/1810.04805
 import keras
 from keras import ops
 
-from tfbig.layers.dense import Dense
 from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
 from tfbig.models.bert_encoder import without_pooler
 from tfbig.models.text_inputs import token_ids_shape
@@ -46,7 +45,7 @@ class BertMaskedLM(RealTokenTrainStep, keras.Model):
     def __init__(self, encoder, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
-        self.transform_dense = Dense(
+        self.transform_dense = keras.layers.Dense(
             encoder.hidden_dim, activation="gelu", name="transform_dense",
             dtype=self.dtype_policy)
         self.transform_norm = keras.layers.LayerNormalization(
@@ -72,6 +71,11 @@ class BertMaskedLM(RealTokenTrainStep, keras.Model):
         encoder, for the classifiers fine-tuned from it.
         """
         return without_pooler(super().trainable_weights, self.encoder)
+
+    @property
+    def head_vocabulary_size(self):
+        """Logits per position (``RealTokenTrainStep`` reads it)."""
+        return self.encoder.vocabulary_size
 
     def hidden_states(self, inputs, training=None):
         """The encoder's inputs → its sequence output ``[B, T, H]``."""

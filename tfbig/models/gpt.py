@@ -99,6 +99,11 @@ class GPT(RealTokenTrainStep, keras.Model):
         logits = ops.matmul(x, ops.cast(ops.transpose(table), x.dtype))
         return ops.cast(logits, "float32")
 
+    @property
+    def head_vocabulary_size(self):
+        """Logits per position (``RealTokenTrainStep`` reads it)."""
+        return self.vocabulary_size
+
     def hidden_states(self, inputs, training=None):
         """Token ids (or the dict inputs) → final-norm hidden states ``[B, T, H]``."""
         if isinstance(inputs, dict):

@@ -11,7 +11,6 @@ Ioffe & Szegedy 2015 (batch normalisation), https://arxiv.org/abs/1502.03167
 import keras
 from keras import ops
 
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.patch_embedding import image_size_pair
 
@@ -67,7 +66,7 @@ class ImageCNN(keras.Model):
         self.pool = keras.layers.MaxPooling2D(2, padding="same", name="pool", dtype=dtype)
         self.global_pool = keras.layers.GlobalAveragePooling2D(name="global_pool", dtype=dtype)
         self.head_dropout = Dropout(dropout, name="head_dropout")
-        self.classifier = Dense(num_classes, name="classifier", dtype=dtype)
+        self.classifier = keras.layers.Dense(num_classes, name="classifier", dtype=dtype)
 
     def build(self, input_shape=None):
         height, width = image_size_pair(self.image_size)

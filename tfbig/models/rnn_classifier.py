@@ -10,7 +10,6 @@ Reference: Hochreiter & Schmidhuber 1997; Schuster & Paliwal 1997 (bidirectional
 import keras
 from keras import ops
 
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.recurrent import check_cell, recurrent_layer
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
@@ -60,7 +59,7 @@ class RNNClassifier(keras.Model):
                                                dtype=self.dtype_policy)
                     if bidirectional else rnn)
         self.head_dropout = Dropout(dropout, name="head_dropout")
-        self.classifier = Dense(
+        self.classifier = keras.layers.Dense(
             num_classes, name="classifier", dtype=self.dtype_policy)
 
     def build(self, input_shape):

@@ -19,7 +19,6 @@ import keras
 from keras import ops
 
 from tfbig.layers import masks
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.multi_head_attention import MultiHeadAttention
 from tfbig.layers.recurrent import check_cell, recurrent_layer
@@ -74,7 +73,7 @@ class RNNSeq2Seq(keras.Model):
             name="encoder", dtype=dtype)
         # LSTM carries two states (h, c), GRU one; each gets its own bridge.
         self.num_states = 2 if cell == "lstm" else 1
-        self.bridges = [Dense(units, activation="tanh", name=f"bridge_{i}",
+        self.bridges = [keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}",
                                            dtype=dtype)
                         for i in range(self.num_states)]
         self.decoder = recurrent_layer(cell, units, return_sequences=True, name="decoder",
@@ -84,10 +83,10 @@ class RNNSeq2Seq(keras.Model):
         # The decoder RNN attaches the target mask to its outputs; one output per query, so
         # the attention may pass it on (its own source mask is given explicitly).
         self.attention.supports_masking = True
-        self.attention_combine = Dense(
+        self.attention_combine = keras.layers.Dense(
             units, activation="tanh", name="attention_combine", dtype=dtype)
         self.output_dropout = Dropout(dropout, name="output_dropout")
-        self.output_projection = Dense(
+        self.output_projection = keras.layers.Dense(
             target_vocab_size, name="output_projection", dtype=dtype)
 
     def build(self, input_shape):

@@ -12,7 +12,6 @@ https://arxiv.org/abs/1408.5882
 import keras
 from keras import ops
 
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
@@ -59,7 +58,7 @@ class TextCNN(keras.Model):
             for size in self.kernel_sizes
         ]
         self.head_dropout = Dropout(dropout, name="head_dropout")
-        self.classifier = Dense(
+        self.classifier = keras.layers.Dense(
             num_classes, name="classifier", dtype=self.dtype_policy)
 
     def build(self, input_shape):

@@ -8,7 +8,6 @@ from keras import ops
 
 from tfbig.layers import masks
 from tfbig.layers.decoder import Decoder
-from tfbig.layers.dense import Dense
 from tfbig.layers.encoder import Encoder
 from tfbig.training.real_token_step import RealTokenTrainStep
 
@@ -79,7 +78,7 @@ class Transformer(RealTokenTrainStep, keras.Model):
         self.encoder = Encoder(vocabulary_size=input_vocab_size, name="encoder", **stack)
         self.decoder = Decoder(vocabulary_size=target_vocab_size, name="decoder", **stack)
         if not tie_embeddings:
-            self.output_projection = Dense(
+            self.output_projection = keras.layers.Dense(
                 target_vocab_size, name="output_projection", dtype=self.dtype_policy)
 
     def build(self, input_shape):
@@ -104,6 +103,11 @@ class Transformer(RealTokenTrainStep, keras.Model):
             logits = self.output_projection(decoder_output)
         # Losses and softmax in float32, also under mixed precision.
         return ops.cast(logits, "float32")
+
+    @property
+    def head_vocabulary_size(self):
+        """Logits per position (``RealTokenTrainStep`` reads it)."""
+        return self.target_vocab_size
 
     def hidden_states(self, inputs, training=None):
         """``(source_ids, target_ids)`` → decoder output ``[batch, T_t, d_model]``."""

@@ -12,7 +12,6 @@ import keras
 from keras import ops
 
 from tfbig.errors import TfbigError
-from tfbig.layers.dense import Dense
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.layers.patch_embedding import PatchEmbedding
@@ -83,7 +82,7 @@ class ViT(keras.Model):
         # image starts at chance, not at random confident logits that the first, large
         # steps must unlearn. With a random head, 2 short runs in 10 (32 steps at 3e-3,
         # tests/tasks/test_image.py) collapsed to predicting one class; zero: none in 28.
-        self.classifier = Dense(num_classes, kernel_initializer="zeros",
+        self.classifier = keras.layers.Dense(num_classes, kernel_initializer="zeros",
                                              name="classifier", dtype=dtype)
 
     def build(self, input_shape=None):

@@ -12,25 +12,32 @@ projection, its two gradient matmuls, the soft-max and the accuracy's argmax run
 rows instead of ``B·T``. The loss, the metrics and the gradients are the same numbers (the
 masked rows contributed exact zeros), so this is a cheaper schedule for the same maths:
 
-* padded translation batches (the benchmark's reference config has about 25% padding) train
-  5–7% faster (``benchmarks/``, ``docs/benchmarks.md``);
+* padded translation batches (the benchmark's reference config has about 25% padding,
+  vocabulary 8,000) train 12–18% faster; the same with d_model 128: 18–21%
+  (``benchmarks/``, ``docs/benchmarks.md``);
 * BERT's masked LM scores only the ~15% masked positions: the head shrinks ~6×.
 
-It applies when all of it is known to be exact: the TensorFlow backend, a step that is not
-XLA-compiled (the gathered row count changes from batch to batch), the loss compiled is a
-``MaskedSparseCrossentropy`` whose every metric is a ``MaskedAccuracy`` with the same pad id,
-labels are one ``[B, T]`` integer tensor and no sample weights are given. Otherwise the model
-trains with Keras' own ``train_step``, unchanged.
+The gather and its gradient cost a little, so the step is used only for vocabularies of at
+least ``MIN_VOCABULARY`` tokens: with 64 (a character vocabulary) it was 2–7% slower, with
+1,000 0–4% faster. It also applies only when all of it is known to be exact: the TensorFlow
+backend, a step that is not XLA-compiled (the gathered row count changes from batch to
+batch), the loss compiled is a ``MaskedSparseCrossentropy`` whose every metric is a
+``MaskedAccuracy`` with the same pad id, labels are one ``[B, T]`` integer tensor and no
+sample weights are given. Otherwise the model trains with Keras' own ``train_step``,
+unchanged.
 
 A model opts in by inheriting this class before ``keras.Model`` and splitting its ``call``
 into ``hidden_states(inputs, training)`` (``[B, T, d]``) and ``logits(hidden)``
-(per-position: ``[..., d] → [..., V]``).
+(per-position: ``[..., d] → [..., V]``), and naming ``V`` in ``head_vocabulary_size``.
 """
 
 import keras
 
 from tfbig.training.losses import MaskedSparseCrossentropy
 from tfbig.training.metrics import MaskedAccuracy
+
+# Below this many logits per position the head is cheap and skipping rows does not pay.
+MIN_VOCABULARY = 1000
 
 
 class RealTokenTrainStep:
@@ -44,10 +51,16 @@ class RealTokenTrainStep:
         """Per-position head: ``[..., d]`` → float32 logits ``[..., V]``."""
         raise NotImplementedError
 
+    @property
+    def head_vocabulary_size(self):
+        """``V``: the number of logits per position."""
+        raise NotImplementedError
+
     def real_token_pad_id(self, labels, sample_weight=None):
         """The pad id whose positions this step may skip, or None to use Keras' step."""
         if (keras.backend.backend() != "tensorflow" or self.jit_compile
-                or sample_weight is not None or not hasattr(self, "_loss_tracker")):
+                or sample_weight is not None or not hasattr(self, "_loss_tracker")
+                or self.head_vocabulary_size < MIN_VOCABULARY):
             return None
         loss = self.loss
         if not isinstance(loss, MaskedSparseCrossentropy):
