@@ -12,9 +12,9 @@ projection, its two gradient matmuls, the soft-max and the accuracy's argmax run
 rows instead of ``B·T``. The loss, the metrics and the gradients are the same numbers (the
 masked rows contributed exact zeros), so this is a cheaper schedule for the same maths:
 
-* padded translation batches (the benchmark's reference config has about 25% padding,
-  vocabulary 8,000) train 12–18% faster; the same with d_model 128: 18–21%
-  (``benchmarks/``, ``docs/benchmarks.md``);
+* padded translation batches (the benchmark's reference config: about 25% padding,
+  vocabulary 8,000, d_model 256) train 2–6% faster on median steps, up to 13% on best
+  rounds; with d_model 128, 18–21% (``benchmarks/``, ``docs/benchmarks.md``);
 * BERT's masked LM scores only the ~15% masked positions: the head shrinks ~6×.
 
 The gather and its gradient cost a little, so the step is used only for vocabularies of at
