@@ -28,8 +28,9 @@ import analytic
 import workloads
 from workloads import Size
 
-# name → how to build and compile it. "attention"/"gather_loss" are the
-# prototypes of prototypes.py; everything else is the tfbig model as shipped.
+# name → how to build and compile it. "attention"/"gather_loss"/"xla_weight_gradients" are
+# the prototypes of prototypes.py, "keras_parts" puts Keras' versions back; everything else
+# is the tfbig model as shipped.
 CONFIGS = {
     "baseline": dict(kind="baseline"),
     "baseline XLA": dict(kind="baseline", jit_compile=True),
