@@ -15,6 +15,7 @@ import warnings  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import safetensors.numpy as safetensors_numpy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfbig.checkpoints import (  # noqa: E402
@@ -22,8 +23,6 @@ from tfbig.checkpoints import (  # noqa: E402
     sentence_embeddings)
 from tfbig.errors import TfbigError  # noqa: E402
 from tfbig.models import BertClassifier  # noqa: E402
-
-safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 REFERENCE = pathlib.Path(__file__).with_name("minilm_reference.npz")
 TOLERANCE = 1e-4  # max abs difference allowed against PyTorch (float32 on both sides)

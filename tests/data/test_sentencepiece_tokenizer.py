@@ -206,8 +206,8 @@ def test_load_reports_a_missing_or_mismatched_model(unigram, bpe, tmp_path):
 # ------------------------------------------------------------------------------- errors
 def test_learning_without_the_package_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "sentencepiece", None)  # import now fails
-    with pytest.raises(TfbigError, match=r"needs the sentencepiece package: pip install "
-                                         r"sentencepiece"):
+    with pytest.raises(TfbigError, match=r"needs the sentencepiece package, which is not "
+                                         r"installed; run: pip install 'tfbig\[sentencepiece\]'"):
         learn_tokenizer("sentencepiece", CORPUS)
 
 

@@ -129,6 +129,24 @@ def test_bad_data_fails_before_the_run_folder_is_created(tmp_path):
     assert not run_dir.exists()
 
 
+def test_a_missing_optional_package_fails_before_any_work(dates_file, tmp_path, monkeypatch):
+    import sys
+
+    import tfbig.tasks.translate as translate_task
+
+    def read_nothing(*args, **kwargs):
+        raise AssertionError("the data was read before the missing package was noticed")
+
+    monkeypatch.setitem(sys.modules, "sentencepiece", None)  # `import sentencepiece` fails
+    monkeypatch.setattr(translate_task.TranslateTask, "load_splits", read_nothing)
+    run_dir = tmp_path / "run"
+    with pytest.raises(TfbigError, match=r"needs the sentencepiece package, which is not "
+                                         r"installed; run: pip install 'tfbig\[sentencepiece\]'"):
+        train(tiny_config(dates_file, **{"data.tokenizer": "sentencepiece"}), str(run_dir),
+              verbose=0)
+    assert not run_dir.exists()
+
+
 def test_batch_larger_than_the_data_is_a_clear_error(dates_file, tmp_path):
     config = tiny_config(dates_file, **{"train.batch_size": 1000, "train.steps_per_epoch": 0})
     with pytest.raises(TfbigError, match=r"train\.batch_size=1000 is larger than the \d+ "

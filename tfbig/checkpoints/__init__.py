@@ -8,7 +8,8 @@ weights → ``load_hf_bert``) → ``pooling`` (sentence embeddings).
     hidden = encoder(tokenizer(["A sentence."]))               # [1, T, 384]
     vectors = sentence_embeddings(encoder, tokenizer, ["A sentence."])   # [1, 384], norm 1
 
-Needs the ``hf`` extra (``safetensors``); PyTorch and transformers are never imported.
+Weights are read with ``safetensors`` (NumPy arrays, never a pickle); PyTorch and
+transformers are never imported.
 """
 
 from tfbig.checkpoints.hf_bert import bert_encoder_arguments, load_bert_weights, load_hf_bert

@@ -176,11 +176,8 @@ def load_bert_weights(backbone, weights_path):
 
     All tensors are checked (unknown, missing, shape) before any weight is changed.
     """
-    try:
-        from safetensors.numpy import load_file  # NumPy arrays only, never a pickle
-    except ImportError:
-        raise TfbigError("reading model.safetensors needs the safetensors package: "
-                         "pip install 'tfbig[hf]'") from None
+    from safetensors.numpy import load_file  # NumPy arrays only, never a pickle
+
     try:
         tensors = load_file(str(weights_path))
     except Exception as error:  # safetensors raises its own error types

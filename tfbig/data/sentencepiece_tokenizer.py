@@ -33,6 +33,7 @@ import pathlib
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfbig import optional
 from tfbig.data import special_tokens
 from tfbig.data.base_tokenizer import VOCAB_FILE, Tokenizer
 from tfbig.errors import TfbigError
@@ -159,7 +160,7 @@ def learn_sentencepiece_model(normalized_batches, vocab_size, min_count=None,
     if model_type not in MODEL_TYPES:
         raise TfbigError(f"unknown sentencepiece model_type {model_type!r}; expected one of "
                          f"{', '.join(MODEL_TYPES)}")
-    sentencepiece = _import_sentencepiece()
+    sentencepiece = optional.require("sentencepiece")
     characters = set()
     failures = []  # an error raised while reading the texts, re-raised after training
 
@@ -207,14 +208,3 @@ def learn_sentencepiece_model(normalized_batches, vocab_size, min_count=None,
     if error is not None:
         raise TfbigError(f"SentencePiece could not learn a model: {error}") from None
     return model.getvalue()
-
-
-def _import_sentencepiece():
-    """The ``sentencepiece`` package, or a ``TfbigError`` saying how to install it."""
-    try:
-        import sentencepiece  # noqa: PLC0415 - optional, needed only to learn a model
-    except ImportError:
-        raise TfbigError("learning a sentencepiece tokenizer needs the sentencepiece "
-                         "package: pip install sentencepiece (loading a saved one needs "
-                         "only tensorflow-text)") from None
-    return sentencepiece

@@ -1,4 +1,4 @@
-"""Optional access to TensorFlow Datasets (``pip install tensorflow-datasets``).
+"""Optional access to TensorFlow Datasets (``pip install 'tfbig[tfds]'``).
 
 tfbig does not depend on TFDS; ``load_tfds`` imports it only when called and turns every
 way of failing (not installed, not downloaded, offline, unknown name or split) into one
@@ -9,11 +9,8 @@ Example:
     examples = [(t.decode(), str(l)) for t, l in dataset.as_numpy_iterator()]
 """
 
-import importlib
-
+from tfbig import optional
 from tfbig.errors import TfbigError
-
-INSTALL_HINT = "pip install tensorflow-datasets"
 
 
 def load_tfds(name, split, *, data_dir=None, download=False, as_supervised=True):
@@ -32,11 +29,7 @@ def load_tfds(name, split, *, data_dir=None, download=False, as_supervised=True)
     Raises:
         TfbigError: TFDS is not installed, or the dataset cannot be loaded.
     """
-    try:
-        tfds = importlib.import_module("tensorflow_datasets")
-    except ImportError:
-        raise TfbigError(f"loading TFDS dataset {name!r} needs tensorflow_datasets, which is "
-                         f"not installed; run: {INSTALL_HINT}") from None
+    tfds = optional.require("tensorflow_datasets")
     try:
         return tfds.load(name, split=split, data_dir=data_dir, download=download,
                          as_supervised=as_supervised)

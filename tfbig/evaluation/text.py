@@ -1,8 +1,7 @@
 """Metrics for generated text: BLEU, chrF, exact match, token accuracy, perplexity.
 
-BLEU and chrF come from ``sacrebleu`` (``pip install sacrebleu``, or ``pip install
-tfbig[eval]``), the reference implementation papers report, so scores are comparable with
-published numbers. It is imported inside the functions: the rest of tfbig works without it.
+BLEU and chrF come from ``sacrebleu`` (a dependency of tfbig), the reference implementation
+papers report, so scores are comparable with published numbers.
 
 Scales: ``corpus_bleu`` and ``corpus_chrf`` are on sacrebleu's 0–100 scale;
 ``exact_match`` and ``token_accuracy`` are fractions in [0, 1].
@@ -16,13 +15,8 @@ from tfbig.errors import TfbigError
 
 
 def _sacrebleu():
-    try:
-        import sacrebleu
-    except ImportError:
-        raise TfbigError(
-            "BLEU and chrF need the sacrebleu package; "
-            "run: pip install sacrebleu"
-        ) from None
+    import sacrebleu  # imported when scoring, not with the module: --help stays fast
+
     return sacrebleu
 
 

@@ -210,7 +210,7 @@ def _compile(function, jit_compile):
 
         return tf.function(function, jit_compile=jit_compile, reduce_retracing=True)
     if backend == "jax" and jit_compile:
-        import jax
+        from tfbig import optional
 
-        return jax.jit(function)
+        return optional.require("jax").jit(function)
     return function

@@ -16,6 +16,7 @@ import time
 import warnings
 
 from tfbig import config as config_lib
+from tfbig import optional
 from tfbig.errors import TfbigError
 from tfbig.training import run_folder
 
@@ -75,6 +76,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         config = dataclasses.replace(config, pretrained=start.record)
     task = get_task(config)
     task.check_augment()
+    if config.data.tokenizer == "sentencepiece" and start is None:
+        optional.check(["sentencepiece"])  # before hours of work, not after
     splits, report = task.load_splits()
     if report.skipped:
         log(str(report))  # "skipped N bad lines; first: path:line: why; …"

@@ -16,6 +16,7 @@ import os
 import sys
 
 from tfbig import config as config_lib
+from tfbig import optional
 from tfbig.errors import TfbigError
 from tfbig.training import run_folder
 from tfbig.tuning.search_space import parse_search_space, trial_values
@@ -66,11 +67,7 @@ def check_options(dimensions, tuner, folds, max_trials, config):
         raise TfbigError("search_space train.epochs: Hyperband chooses each trial's epochs "
                          "itself, up to train.epochs (--epochs); remove it from search_space")
     if tuner == "bayesian":
-        import importlib.util
-
-        if not all(importlib.util.find_spec(name) for name in ("sklearn", "scipy")):
-            raise TfbigError("--tuner bayesian needs scikit-learn and scipy (pip install "
-                             "scikit-learn scipy); or use --tuner random")
+        optional.check(["sklearn", "scipy"])
     if config.train.strategy == "multiworker":
         raise TfbigError("train.strategy=multiworker: a search runs its trials in one process; "
                          "use mirrored (or auto) to tune on the GPUs of one machine")
