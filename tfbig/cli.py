@@ -26,7 +26,7 @@ def add_train_flags(parser):
     parser.add_argument("--task", choices=TASKS, help="the job (default: translate)")
     parser.add_argument("--model", choices=MODELS, help="architecture (default: the task's)")
     parser.add_argument("--data", metavar="PATH",
-                        help="training data file/folder (default: the task's sample in data/)")
+                        help="training data file/folder (default: the task's shipped sample)")
     parser.add_argument("--val-data", metavar="PATH",
                         help="validation data (default: a deterministic split of --data)")
     parser.add_argument("--output", metavar="DIR",

@@ -50,7 +50,8 @@ PRESETS = {
     "benchmark": dict(num_layers=4, d_model=256, num_heads=8, dff=1024),
 }
 
-# The data each task trains on when no --data is given (files in the repo's data/ folder).
+# The data each task trains on when no --data is given (files in tfbig/sample_data/, the
+# package's copy of the repository's data/ folder).
 SAMPLE_DATA = {
     "translate": "dates.tsv",
     "classify": "reviews.tsv",
@@ -73,7 +74,7 @@ def _check_choice(field, value, choices):
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    path: str = ""  # training data (file or folder); "" = the task's shipped sample in data/
+    path: str = ""  # training data (file or folder); "" = the task's shipped sample
     val_path: str = ""  # validation data; "" = a deterministic split of `path`
     validation_split: float = 0.1  # fraction held out for validation when val_path is ""
     test_split: float = 0.1  # fraction held out for the final test metrics

@@ -13,8 +13,10 @@ import pytest
 from tfbig.data import samples
 from tfbig.data.sources import list_images, read_labelled, read_pairs, read_texts
 from tfbig.errors import TfbigError
+from tfbig.tasks.data_files import SAMPLE_DIR
 
-DATA = Path(__file__).resolve().parents[2] / "data"  # the shipped samples
+DATA = Path(__file__).resolve().parents[2] / "data"  # the shipped samples, readable copy
+PACKAGED = Path(SAMPLE_DIR)  # the copy inside the package, which the commands read
 TEXT_FILES = ("dates.tsv", "reviews.tsv", "corpus.txt")
 
 
@@ -42,6 +44,27 @@ def test_same_seed_same_bytes(generated):
 def test_other_seed_other_data(generated):
     for name in TEXT_FILES:
         assert (generated["a"] / name).read_bytes() != (generated["other"] / name).read_bytes()
+
+
+def test_the_packaged_samples_are_the_repository_copy_byte_for_byte():
+    # One source of truth: after `python -m tfbig.data.samples --output data`, copy data/
+    # (without README.md) to tfbig/sample_data/.
+    repository = {name: data for name, data in all_files(DATA).items() if name != "README.md"}
+    packaged = all_files(PACKAGED)
+    assert sorted(packaged) == sorted(repository)
+    assert len(packaged) == len(TEXT_FILES) + 3 * 250
+    different = [name for name in packaged if packaged[name] != repository[name]]
+    assert not different, different[:5]
+
+
+def test_every_task_finds_its_packaged_sample_from_any_folder(tmp_path, monkeypatch):
+    from tfbig import config as config_lib
+    from tfbig.tasks.data_files import data_path
+
+    monkeypatch.chdir(tmp_path)  # no data/ here: the package's copy is used
+    for task in config_lib.TASKS:
+        path = Path(data_path(config_lib.resolve({"task": task})))
+        assert path.exists() and path.parent == PACKAGED, task
 
 
 def test_shipped_text_files_match_the_generator(generated):
