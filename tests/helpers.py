@@ -6,6 +6,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+# Tolerances for float32 results computed two ways (other kernels, another summation order,
+# another formula): derived from float32 round-off, not tuned on one machine's kernels.
+FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 2**-23 ≈ 1.19e-7: one ulp of 1.0
+
+
+def float32_tolerance(magnitude=1.0, steps=1, ulps=4):
+    """Absolute difference two float32 computations of one value may show: ``ulps``
+    round-offs per step, ``steps`` steps (iterations of a recurrence, or terms summed in
+    another order), each on values up to ``magnitude``.
+
+    A sum of ``n`` terms in another order differs by up to ~``n·eps·Σ|terms|``
+    (``steps=n, magnitude=Σ|terms|``); an optimizer step repeated ``k`` times by about a
+    few ulps of the weights' magnitude each time (``steps=k, magnitude=max|w|``).
+
+    Example:
+        >>> float32_tolerance(magnitude=1.0, steps=5)  # 5 steps x 4 ulps of 1.0
+        2.384185791015625e-06
+    """
+    return ulps * steps * FLOAT32_EPS * magnitude
+
 
 def _is_array(value):
     return isinstance(value, (np.ndarray, tf.Tensor))

@@ -187,9 +187,14 @@ def test_evaluate_on_a_data_file_prints_writes_and_matches_metrics_json(users_ru
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert [(row["source"], row["reference"]) for row in rows] == test  # one row per example
     assert list(rows[0]) == ["source", "reference", "prediction", "loss"]
-    for name in ("attention_encoder.png", "attention_decoder_self.png",
-                 "attention_cross.png", "worst_examples.tsv"):
-        assert (eval_dir / name).stat().st_size > 1000 or name.endswith(".tsv"), name
+    for name in ("attention_encoder.png", "attention_decoder_self.png", "attention_cross.png"):
+        assert (eval_dir / name).stat().st_size > 1000, name
+    # The 20 (evaluate's default) highest-loss rows of predictions.tsv, highest first, ties
+    # in input order: the same rows, the same header.
+    with open(eval_dir / "worst_examples.tsv", encoding="utf-8") as f:
+        worst = list(csv.DictReader(f, delimiter="\t"))
+    assert 0 < len(worst) == min(20, len(rows))
+    assert worst == sorted(rows, key=lambda row: -float(row["loss"]))[:len(worst)]
 
     bad = write(tmp_path / "bad.tsv", "add 1 2\t3\nadd 2\t\n")
     assert_usage_error(tfbig("tfbig.evaluate", "--run", str(run_dir), "--data", bad),

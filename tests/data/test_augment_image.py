@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import float32_tolerance
 
 from tfbig.data import augment_image as A
 from tfbig.errors import TfbigError
@@ -52,7 +53,11 @@ def test_flip_matches_numpy_and_happens_at_its_rate(image):
 
 
 def test_rotation_and_zoom_match_numpy_references(image):
-    np.testing.assert_allclose(A.rotate(image, math.pi / 2), np.rot90(image), atol=1e-3)
+    # float32: the rotated read positions (coordinates ≤ 16 px, cos(π/2) ≈ -4e-8) are good
+    # to a few ulps of 16; bilinear reading moves by that × the largest step between
+    # neighbouring pixels (255), on each of 2 axes: 2 · 255 · 4 ulps of 16 ≈ 3.9e-3.
+    np.testing.assert_allclose(A.rotate(image, math.pi / 2), np.rot90(image),
+                               atol=2 * 255 * float32_tolerance(magnitude=16))
     np.testing.assert_allclose(A.zoom(image, 1.0), image, atol=1e-3)
     np.testing.assert_allclose(A.random_rotation(image, SEED, factor=0.0), image, atol=1e-3)
     # zoom 2x about the centre of a 16x16 image: output pixel 4 reads input pixel 5.75

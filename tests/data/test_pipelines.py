@@ -176,11 +176,22 @@ def test_masked_lm_batches_mask_15_percent_reproducibly(corpus, tokenizer):
 
 
 def test_masked_lm_buckets_pad_ids_and_labels_alike(corpus, tokenizer):
+    # Each example is [CLS] tokens[:T-2] [SEP]; its length, from the tokenizer alone, says
+    # which bucket it must land in: 106 of these 160 lines fit in 16, 54 need T = 24.
+    lengths = np.array([min(len(ids), T - 2) + 2 for ids in tokenizer.tokenize(corpus).to_list()])
+    expected_rows = {16: int((lengths <= 16).sum()), T: int((lengths > 16).sum())}
+    assert expected_rows[16] >= B and expected_rows[T] >= B  # both widths must occur
     dataset = pipeline.masked_lm_dataset(corpus, tokenizer, batch_size=B, sequence_length=T,
                                          buckets=[16])
+    rows = dict.fromkeys(expected_rows, 0)
     for inputs, labels in batches(dataset):
-        assert inputs["token_ids"].shape == labels.shape
-        assert labels.shape[1] in (16, T)
+        ids = inputs["token_ids"]
+        longest = int((ids != 0).sum(axis=1).max())
+        # Padded to the smallest bucket that fits the longest row, ids and labels alike.
+        assert ids.shape == labels.shape == (ids.shape[0], 16 if longest <= 16 else T)
+        assert not labels[ids == 0].any()  # no label on padding
+        rows[ids.shape[1]] += ids.shape[0]
+    assert rows == expected_rows
 
 
 # ------------------------------------------------------------------------------- images
@@ -268,8 +279,8 @@ def test_bad_arguments_are_named(build, message, reviews, tokenizer, label_ids):
 # --------------------------------------------------------------------------------- tfds
 def test_load_tfds_explains_a_missing_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
-    with pytest.raises(TfbigError, match=r"needs tensorflow_datasets, which is not "
-                                         r"installed; run: pip install tensorflow-datasets"):
+    with pytest.raises(TfbigError, match=r"needs the tensorflow_datasets package, which is "
+                                         r"not installed; run: pip install 'tfbig\[tfds\]'"):
         load_tfds("mnist", "train")
 
 

@@ -4,10 +4,13 @@ import csv
 import os
 
 import keras
+import numpy as np
 import pytest
+from helpers import float32_tolerance
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
+from tfbig.inference import load_run
 from tfbig.training import run_folder
 from tfbig.training.fit import train
 
@@ -19,8 +22,6 @@ TINY = {"model.preset": "tiny", "train.batch_size": 16, "train.steps_per_epoch":
 
 @pytest.fixture(scope="module")
 def dates_file(tmp_path_factory):
-    import numpy as np
-
     from tfbig.data.samples import date_pairs
 
     path = tmp_path_factory.mktemp("data") / "dates.tsv"
@@ -77,9 +78,34 @@ def test_run_folder_has_everything_the_contract_lists(finished_run):
     assert not os.path.exists(os.path.join(run_dir, "backup"))  # deleted after success
     saved = run_folder.read_json(os.path.join(run_dir, "metrics.json"))
     assert saved == summary
+    # The numbers are the saved model's, recomputed here: exact match of its greedy outputs
+    # (the targets are ISO dates, which normalisation leaves as they are), and the
+    # teacher-forced cross-entropy from its logits, in float64 with numpy.
+    task, model = load_run(run_dir)
+    splits, _ = task.load_splits()
+    vocab_size = task.target_tokenizer.vocab_size
     for split in ("validation", "test"):
-        assert 0.0 <= saved[split]["exact_match"] <= 1.0
-        assert saved[split]["perplexity"] > 1.0
+        pairs = splits[split]
+        predictions = task.predict_texts(model, [source for source, _ in pairs])
+        exact = sum(p.strip() == target for p, (_, target) in zip(predictions, pairs))
+        assert saved[split]["exact_match"] == exact / len(pairs), split
+        nll, tokens, largest = 0.0, 0, 0.0
+        for inputs, targets in task.dataset(pairs, training=False):
+            logits = np.asarray(model(inputs, training=False), dtype=np.float64)
+            targets = np.asarray(targets)
+            log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+            picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+            nll, tokens = nll - picked[targets != 0].sum(), tokens + int((targets != 0).sum())
+            largest = max(largest, float(np.abs(logits).max()))
+        cross_entropy = nll / tokens
+        # float32: each token's log-softmax is good to a few ulps of max|logit| + log V, and
+        # a row sums up to T such losses in float32 → |Δ cross-entropy| ≤ that bound; the
+        # perplexity exp(CE) then has the same relative error.
+        tolerance = float32_tolerance(magnitude=largest + np.log(vocab_size),
+                                      steps=task.config.data.max_target_length)
+        assert saved[split]["cross_entropy"] == pytest.approx(cross_entropy, abs=tolerance)
+        assert saved[split]["perplexity"] == pytest.approx(np.exp(cross_entropy), rel=tolerance)
+        assert 1.0 < saved[split]["perplexity"] < vocab_size  # trained: beats a uniform guess
     assert saved["train_tokens_per_second"] > 0
     with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
         header = f.readline().strip().split(",")
@@ -181,11 +207,8 @@ def test_attention_maps_of_a_run_have_one_cell_per_query_and_key_token(finished_
                                                                       monkeypatch):
     """The figures behind a trained run's attention_*.png: per head, a T_q x T_k image whose
     rows are the first example's query tokens and columns its key tokens, no padding."""
-    import numpy as np
-
     from tfbig import plots
     from tfbig.evaluation.report import held_out_examples
-    from tfbig.inference import load_run
 
     run_dir, _ = finished_run
     task, model = load_run(run_dir)
@@ -250,7 +273,6 @@ def test_back_translation_with_a_trained_reverse_run(finished_run, tmp_path):
     that task's targets (dates in words) into synthetic sources, one pair per text."""
     from tfbig.data.augment_text import back_translate
     from tfbig.evaluation.report import held_out_examples
-    from tfbig.inference import load_run
 
     run_dir, _ = finished_run
     task, model = load_run(run_dir)
