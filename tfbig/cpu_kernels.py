@@ -18,7 +18,11 @@ it to ``1`` unless it is already set, on x86-64 only, and only if TensorFlow is 
 imported; set ``TF_ENABLE_ONEDNN_OPTS=0`` to keep TensorFlow's choice. oneDNN sums in a
 different order than Eigen, so results differ from Eigen's in the last bits (TensorFlow
 logs a line saying so); a seeded run still repeats exactly on the same machine (the test
-suite's reproducibility and resume tests run on these kernels).
+suite's reproducibility and resume tests run on these kernels). A graph op on int64 that
+oneDNN would take, such as a Transpose, makes TensorFlow log an ERROR line, "oneDNN supports
+DT_INT64 only on platforms with AVX-512" (seen on an AVX-512 CPU too), and run Eigen's
+kernel instead; tfbig's data pipelines avoid the one they had (ragged concatenation,
+``tfbig.data.batching``).
 """
 
 import os

@@ -96,3 +96,25 @@ def test_fully_masked_row_gives_no_nan(qkv):
     output, weights = scaled_dot_product_attention(*qkv, mask)
     assert np.all(np.isfinite(ops.convert_to_numpy(output)))
     assert np.all(np.isfinite(ops.convert_to_numpy(weights)))
+
+
+@pytest.mark.filterwarnings("error")
+def test_one_key_takes_all_the_weight_without_a_warning(qkv):
+    """A single key (a one-token sequence, the first generated token): weight exactly 1,
+    masked or not, as the softmax of one score; no Keras warning about a softmax over an
+    axis of size 1; the weights still pass a (zero) gradient to the queries and keys."""
+    import tensorflow as tf
+
+    q, k, v = qkv
+    k, v = k[:, :, :1], v[:, :, :1]
+    check(q, k, v, None)
+    for mask in (np.ones((1, 1, 1, 1), bool), np.zeros((1, 1, 1, 1), bool)):
+        output, weights = scaled_dot_product_attention(q, k, v, mask)
+        np.testing.assert_array_equal(ops.convert_to_numpy(weights), 1.0)
+        np.testing.assert_allclose(ops.convert_to_numpy(output),
+                                   np.broadcast_to(v, output.shape), atol=1e-6)
+    q = tf.Variable(q)
+    with tf.GradientTape() as tape:
+        weights = attention_weights(q, k)
+    gradient = tape.gradient(weights, q)
+    assert gradient is not None and not np.any(ops.convert_to_numpy(gradient))

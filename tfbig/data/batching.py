@@ -44,10 +44,20 @@ def to_fixed_length(ragged_ids, length):
 def _frame(ragged_ids, first_id, last_id, max_tokens):
     """``[first] + ids[:max_tokens] + [last]`` for every row (all tokens if ``None``)."""
     ids = ragged_ids if max_tokens is None else ragged_ids[:, :max_tokens]
-    rows = ids.nrows()
-    first = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tf.cast(first_id, ids.dtype)))
-    last = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tf.cast(last_id, ids.dtype)))
-    return tf.concat([first, ids, last], axis=1)
+    # Interleaved by position rather than with tf.concat(axis=1): concatenating ragged rows
+    # transposes an int64 index matrix, an op TensorFlow's oneDNN CPU kernels refuse with an
+    # ERROR line ("oneDNN supports DT_INT64 only on platforms with AVX-512") in every run.
+    splits = ids.row_splits  # row r of ids is values[splits[r]:splits[r + 1]]
+    rows = ids.nrows(out_type=splits.dtype)
+    framed_splits = splits + 2 * tf.range(rows + 1, dtype=splits.dtype)  # 2 more per row
+    value_positions = (tf.range(tf.size(ids.values, out_type=splits.dtype)) + 1
+                       + 2 * ids.value_rowids())  # value i of row r moves 2r + 1 further
+    values = tf.dynamic_stitch(
+        [tf.cast(positions, tf.int32) for positions in
+         (framed_splits[:-1], value_positions, framed_splits[1:] - 1)],
+        [tf.fill([rows], tf.cast(first_id, ids.dtype)), ids.values,
+         tf.fill([rows], tf.cast(last_id, ids.dtype))])
+    return tf.RaggedTensor.from_row_splits(values, framed_splits, validate=False)
 
 
 def add_start_end(ragged_ids, max_tokens):

@@ -35,6 +35,11 @@ def attention_weights(query, key, mask=None):
     scores = ops.cast(scores, "float32")
     if mask is not None:
         scores = ops.where(ops.cast(mask, "bool"), scores, large_negative_number(scores.dtype))
+    if scores.shape[-1] == 1:
+        # One key (a one-token sequence; the first generated token's cache): the softmax of
+        # one score, exp(s - max) / sum = exp(s - s) = 1, written out. Keras' softmax would
+        # warn that a softmax over an axis of size 1 is always 1: true, and intended here.
+        return ops.exp(scores - scores)
     return ops.softmax(scores, axis=-1)
 
 
