@@ -3,14 +3,16 @@
 - Bad usage or bad input: one line ``error: ...`` on stderr, exit status 2, no traceback
   (``--debug`` shows it). Ctrl-C: exit 130 with a hint on how to resume.
 - No TensorFlow import here: ``--help`` must answer in well under 2 seconds.
+- A quiet start (:mod:`tfbig.quiet_start`): none of TensorFlow's C++ start-up lines, none
+  of the Python warnings a user can do nothing about; ``--verbose`` shows them all.
 """
 
 import argparse
-import os
 import sys
 
 from tfbig.config import MODELS, PRECISIONS, STRATEGIES, TASKS
 from tfbig.errors import TfbigError
+from tfbig.quiet_start import quiet_tensorflow
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -50,6 +52,9 @@ def add_train_flags(parser):
 
 def add_common_flags(parser):
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines and every Python warning "
+                             "(hidden by default)")
 
 
 def config_from_args(args):
@@ -65,16 +70,11 @@ def config_from_args(args):
     return config_from_flags(args.config, flags, assignments)
 
 
-def quiet_tensorflow():
-    """Hide TensorFlow's C++ start-up chatter (CUDA probing, CPU instructions)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def run(main, argv=None):
     """Call ``main(argv)`` and turn its failures into the CLI contract; returns the status."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
-    quiet_tensorflow()
+    quiet_tensorflow(verbose="--verbose" in argv)
     try:
         return main(argv) or 0
     except TfbigError as error:
@@ -90,5 +90,6 @@ def run(main, argv=None):
         if debug:
             raise
         print(f"error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-              f" (rerun with --debug for the traceback)", file=sys.stderr)
+              f" (rerun with --debug for the traceback, --verbose for TensorFlow's log)",
+              file=sys.stderr)
         return 1

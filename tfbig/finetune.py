@@ -56,13 +56,11 @@ def main(argv):
     config = start.check(config_from_args(args))
     run_dir = args.output or os.path.join(
         "runs", f"{config.task}-finetune-{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"run folder: {run_dir} (the same command with --output {run_dir} resumes it)",
-          file=sys.stderr, flush=True)
 
     from tfbig.train import print_summary
     from tfbig.training.fit import train
 
-    summary = train(config, run_dir, overwrite=args.overwrite, start=start)
+    summary = train(config, run_dir, overwrite=args.overwrite, start=start, resume_hint=True)
     print_summary(run_dir, summary)
 
 

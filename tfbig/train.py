@@ -26,12 +26,10 @@ def main(argv):
     config = config_from_args(args)
     run_dir = args.output or os.path.join(
         "runs", f"{config.task}-{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"run folder: {run_dir} (the same command with --output {run_dir} resumes it)",
-          file=sys.stderr, flush=True)
 
     from tfbig.training.fit import train
 
-    summary = train(config, run_dir, overwrite=args.overwrite)
+    summary = train(config, run_dir, overwrite=args.overwrite, resume_hint=True)
     print_summary(run_dir, summary)
 
 

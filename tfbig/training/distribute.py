@@ -57,3 +57,35 @@ def use_xla(jit_compile, strategy):
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return True
     return bool(tf.config.list_logical_devices("GPU"))
+
+
+def describe_devices(strategy, name, batch_size):
+    """``devices: 1 CPU (2 cores); strategy default (auto), 1 replica, global batch 64``."""
+    import os
+
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        devices, resolved = f"{replicas} TPU core{'s' if replicas > 1 else ''}", "tpu"
+    else:
+        resolved = ("mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy)
+                    else "default")
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            physical = tf.config.list_physical_devices("GPU")
+            model = (tf.config.experimental.get_device_details(physical[0]).get("device_name")
+                     if physical else None)
+            devices = f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''}" + (
+                f" ({model})" if model else "")
+        else:
+            cpus = len(tf.config.list_logical_devices("CPU"))
+            devices = (f"{cpus} CPUs" if cpus > 1 else
+                       f"1 CPU ({os.cpu_count()} core{'s' if os.cpu_count() != 1 else ''})")
+            if os.path.exists("/proc/driver/nvidia"):
+                devices += (" (an NVIDIA driver is installed, but TensorFlow sees no GPU: "
+                            "--verbose shows its log)")
+    strategy_text = resolved if name == resolved else f"{resolved} ({name})"
+    per_replica = f" ({batch_size // replicas} a replica)" if replicas > 1 else ""
+    return (f"devices: {devices}; strategy {strategy_text}, {replicas} "
+            f"replica{'s' if replicas > 1 else ''}, global batch {batch_size}{per_replica}")

@@ -21,6 +21,9 @@ from tfbig.errors import TfbigError
 from tfbig.training import run_folder
 
 
+_SAID = set()  # start lines already logged by this process
+
+
 def log(message):
     """Progress goes to stderr; stdout is for results other programs read."""
     print(message, file=sys.stderr, flush=True)
@@ -55,8 +58,13 @@ def _prepare_run_dir(config, run_dir, overwrite):
     return config, False
 
 
-def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start=None):
+def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start=None,
+          resume_hint=False):
     """Train ``config`` into ``run_dir``; return the summary dict also saved as metrics.
+
+    Before training it logs on stderr what will happen, one line each: the task, data files
+    and examples per split; the model and its parameters; devices and strategy; XLA and
+    precision; the run folder. After the first epoch: how long the others should take.
 
     Args:
         config: a :class:`tfbig.config.RunConfig`.
@@ -67,6 +75,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
             otherwise.
         start: a :class:`tfbig.training.finetune.PretrainedStart` to fine-tune from
             pretrained weights (its tokenizer, its backbone, a method); None = scratch.
+        resume_hint: say that the same command with ``--output run_dir`` resumes the run
+            (the commands ``train`` and ``finetune``).
     """
     # Everything that can be wrong with the user's input is checked before TensorFlow is
     # imported and before the run folder is touched.
@@ -96,17 +106,17 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     import numpy as np
 
     from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
-    from tfbig.training.distribute import get_strategy, use_xla
+    from tfbig.training.distribute import describe_devices, get_strategy, use_xla
     from tfbig.training.optimizers import build_optimizer
     from tfbig.training.plateau import plateau_callbacks
     from tfbig.training.task_metrics import task_metrics_callback
+    from tfbig.training.time_estimate import TimeEstimate
 
     keras.utils.set_random_seed(config.train.seed)
     keras.mixed_precision.set_global_policy(config.train.precision)
     strategy = get_strategy(config.train.strategy)
     if resuming:
         task.load_assets(run_dir)
-        log(f"resuming the interrupted run in {run_dir}")
     else:
         if start is not None:
             start.adopt_assets(task, splits["train"])
@@ -115,8 +125,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         config = task.resolve_lengths(splits["train"])
         task.save_assets(run_dir)
     config.save(os.path.join(run_dir, run_folder.CONFIG))
-    log(f"data: {len(splits['train'])} train, {len(splits['validation'])} validation, "
-        f"{len(splits['test'])} test examples")
+    log(_data_line(config, splits))
 
     replicas = strategy.num_replicas_in_sync
     if config.train.batch_size % replicas:
@@ -152,8 +161,20 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
             optimizer.build(model.trainable_variables)
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
     log(f"model: {config.model_name}, {model.count_params():,} parameters, "
-        f"{trainable:,} trainable; XLA {'on' if model.jit_compile else 'off'}"
-        f"{' (auto)' if config.train.jit_compile == 'auto' else ''}")
+        f"{trainable:,} trainable"
+        + ("" if start is None else f"; fine-tuning {start.path} ({start.method})"))
+    for line in (describe_devices(strategy, config.train.strategy, config.train.batch_size),
+                 f"compute: XLA {'on' if model.jit_compile else 'off'}"
+                 f"{' (auto)' if config.train.jit_compile == 'auto' else ''}, precision "
+                 f"{config.train.precision}"):
+        if line not in _SAID:  # once a process: the trials of a search share them
+            log(line)
+            _SAID.add(line)
+    if resuming:
+        log(f"run folder: {run_dir} (resuming its interrupted run)")
+    else:
+        log(f"run folder: {run_dir}" + (f" (the same command with --output {run_dir} "
+                                        f"resumes it)" if resume_hint else ""))
 
     throughput = ThroughputLogger(task.tokens_per_step())
     monitor = config.train.monitor
@@ -173,9 +194,12 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         run_dir, monitor=monitor, mode=mode,
         early_stopping_patience=config.train.early_stopping_patience,
         log_writers=log_writers)
-    all_callbacks += [*method_callbacks, *callbacks]
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
+    # Keras adds its progress bar last: the estimate comes after the epoch's own line.
+    all_callbacks += [*method_callbacks, *callbacks,
+                      TimeEstimate(steps_per_epoch, config.train.epochs, log,
+                                   mid_epoch=verbose != 1)]
     started = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         # Keras 3.15 warns "Your input ran out of data" when a fit with steps_per_epoch
@@ -207,6 +231,29 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     task.write_plots(model, splits["test"] or splits["validation"],
                      os.path.join(run_dir, run_folder.PLOTS))
     return summary
+
+
+def _data_line(config, splits):
+    """``data: translate task, the shipped sample dates.tsv: 6,367 train, 815 validation,
+    818 test examples`` (or the ``--data`` path; with ``data.val_path``, that file after
+    the counts)."""
+    from tfbig.tasks.data_files import data_path
+
+    def shown(path):  # relative to the working directory if inside it
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # another drive
+            return path
+        return path if relative.split(os.sep)[0] == os.pardir else relative
+
+    source = (shown(config.data.path) if config.data.path else
+              f"the shipped sample {os.path.basename(data_path(config))}")
+    counts = {split: f"{len(splits[split]):,} {split}" for split in splits}
+    if config.data.val_path:
+        return (f"data: {config.task} task, {source}: {counts['train']}, {counts['test']} "
+                f"examples; {shown(config.data.val_path)}: {counts['validation']}")
+    return (f"data: {config.task} task, {source}: {counts['train']}, "
+            f"{counts['validation']}, {counts['test']} examples")
 
 
 def _write_plots(run_dir, config, total_steps, steps_per_epoch):
