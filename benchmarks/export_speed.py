@@ -69,10 +69,10 @@ def run(run_dir, batches=(8, 32), rounds=15):
     import tensorflow_text  # noqa: F401  (the exported tokenizer ops)
 
     from tfbig.data.pipeline import to_fixed_length
-    from tfbig.data.special_tokens import END_ID, START_ID
     from tfbig.exporting import export_run
     from tfbig.generation import generate
     from tfbig.inference import load_run
+    from tfbig.special_tokens import END_ID, START_ID
 
     task, model = load_run(run_dir)
     data = task.config.data

@@ -48,10 +48,10 @@ def model_steps_per_second(config, source_vocab, target_vocab, batch, steps, war
     import keras
     import tensorflow as tf
 
+    from tfbig.losses import MaskedSparseCrossentropy
+    from tfbig.metrics import MaskedAccuracy
     from tfbig.models import Transformer
     from tfbig.training.distribute import use_xla
-    from tfbig.training.losses import MaskedSparseCrossentropy
-    from tfbig.training.metrics import MaskedAccuracy
     from tfbig.training.optimizers import build_optimizer
 
     xla = use_xla(config.train.jit_compile, tf.distribute.get_strategy())  # as tfbig.train

@@ -33,8 +33,8 @@ import tfbig.layers.decoder_block as decoder_block_module
 import tfbig.layers.encoder_block as encoder_block_module
 from tfbig.layers.attention import attention_weights
 from tfbig.layers.multi_head_attention import MultiHeadAttention
+from tfbig.losses import MaskedSparseCrossentropy
 from tfbig.models import Transformer
-from tfbig.training.losses import MaskedSparseCrossentropy
 
 
 def _dense(layer, units, name, input_shape):
@@ -205,9 +205,9 @@ def keras_parts(*parts):
     what was in place during the first ``fit``; the originals are restored on exit.
     """
     import tfbig.layers.dropout as dropout_module
-    import tfbig.training.metrics as metrics_module
+    import tfbig.metrics as metrics_module
     import tfbig.training.optimizers as optimizers_module
-    from tfbig.training.real_token_step import RealTokenTrainStep
+    from tfbig.models.real_token_step import RealTokenTrainStep
 
     saved = (dropout_module.Dropout.call, optimizers_module.FusedAdamW, metrics_module.argmax,
              RealTokenTrainStep.real_token_pad_id)

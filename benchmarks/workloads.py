@@ -192,7 +192,7 @@ def compile_for_training(model, kind, size, jit_compile=False, steps_per_executi
         return model
     import prototypes
     from tfbig.config import TrainConfig
-    from tfbig.training.metrics import MaskedAccuracy
+    from tfbig.metrics import MaskedAccuracy
     from tfbig.training.optimizers import build_optimizer
 
     # TrainConfig's defaults except label smoothing: the tutorial's loss has none either.

@@ -1,6 +1,7 @@
 """Helpers shared by the layer and model tests (keras-hub's ``run_layer_test``, tiny)."""
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -40,8 +41,19 @@ def _relaxed_spec(array):
     return tf.TensorSpec(shape, tf.as_dtype(array.dtype))
 
 
+def _functional_model(layer, inputs, tensor_kwargs, static_kwargs):
+    """A functional ``keras.Model`` around ``layer``: one ``keras.Input`` per array input
+    (unknown batch size), in the order positional inputs, then tensor keyword arguments."""
+    symbolic = [keras.Input(np.shape(x)[1:], dtype=str(np.asarray(x).dtype)) for x in inputs]
+    symbolic_kwargs = {k: keras.Input(np.shape(v)[1:], dtype=str(np.asarray(v).dtype))
+                       for k, v in tensor_kwargs.items()}
+    outputs = layer(*symbolic, **symbolic_kwargs, **static_kwargs)
+    return keras.Model(symbolic + list(symbolic_kwargs.values()), outputs)
+
+
 def run_layer_test(layer_factory, inputs, call_kwargs=None, build_args=None,
-                   expected_output_shape=None, save_model=True, tmp_dir=None, atol=1e-6):
+                   expected_output_shape=None, save_model=True, tmp_dir=None, atol=1e-6,
+                   fit=True):
     """Check the Keras checklist of one layer at a tiny size; returns the eager output.
 
     Args:
@@ -53,11 +65,14 @@ def run_layer_test(layer_factory, inputs, call_kwargs=None, build_args=None,
         expected_output_shape: checked against the eager output.
         save_model: also save/load a functional model wrapping the layer as ``.keras``.
         tmp_dir: folder for the ``.keras`` file (pytest's ``tmp_path``).
+        fit: also train the functional model one step (keras-hub's training check).
 
     Checks: ``from_config(get_config())`` gives the same config and, with the same
     weights, the same output; the eager call equals the call inside ``tf.function``
     (with unknown batch/time sizes); a ``.keras`` save/load (``safe_mode=True``) of a
-    functional model around the layer gives identical outputs.
+    functional model around the layer gives identical outputs; one ``fit`` step of that
+    model (mean squared error against random targets, Adam) gives a finite loss and changes
+    every trainable weight (none is cut off from the gradient).
     """
     call_kwargs = dict(call_kwargs or {})
     tensor_kwargs = {k: v for k, v in call_kwargs.items() if _is_array(v)}
@@ -94,15 +109,10 @@ def run_layer_test(layer_factory, inputs, call_kwargs=None, build_args=None,
                        {k: tf.convert_to_tensor(v) for k, v in tensor_kwargs.items()})
     np.testing.assert_allclose(graph.numpy(), eager, atol=atol)
 
+    model = _functional_model(layer, inputs, tensor_kwargs, static_kwargs)
+    model_inputs = list(inputs) + list(tensor_kwargs.values())
     if save_model:
         assert tmp_dir is not None, "save_model needs tmp_dir (pytest's tmp_path)"
-        symbolic = [keras.Input(np.shape(x)[1:], dtype=str(np.asarray(x).dtype))
-                    for x in inputs]
-        symbolic_kwargs = {k: keras.Input(np.shape(v)[1:], dtype=str(np.asarray(v).dtype))
-                           for k, v in tensor_kwargs.items()}
-        outputs = layer(*symbolic, **symbolic_kwargs, **static_kwargs)
-        model = keras.Model(symbolic + list(symbolic_kwargs.values()), outputs)
-        model_inputs = list(inputs) + list(tensor_kwargs.values())
         before = keras.ops.convert_to_numpy(model(model_inputs))
         np.testing.assert_allclose(before, eager, atol=atol)
         path = os.path.join(str(tmp_dir), "layer_model.keras")
@@ -112,4 +122,19 @@ def run_layer_test(layer_factory, inputs, call_kwargs=None, build_args=None,
         restored = loaded.get_layer(layer.name)
         assert type(restored) is type(layer)
         assert restored.get_config() == config
+
+    if fit:
+        # One training step (keras-hub's run_training_step): Adam moves every weight whose
+        # gradient is not exactly zero by about its learning rate.
+        targets = np.random.default_rng(0).normal(size=eager.shape).astype(eager.dtype)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False)
+        start = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+        with warnings.catch_warnings():  # a layer without weights (Dropout) still trains
+            warnings.filterwarnings("ignore", "The model does not have any trainable weights")
+            history = model.fit(model_inputs, targets, batch_size=len(targets), epochs=1,
+                                shuffle=False, verbose=0)
+        assert np.isfinite(history.history["loss"][-1])
+        unchanged = [w.path for w, w0 in zip(model.trainable_weights, start)
+                     if np.array_equal(keras.ops.convert_to_numpy(w), w0)]
+        assert not unchanged, f"one fit step left these weights unchanged: {unchanged}"
     return eager

@@ -48,7 +48,7 @@ def tiny_run(folder, steps=0, **overrides):
     import keras
 
     from tfbig.tasks import get_task
-    from tfbig.training import run_folder
+    from tfbig import run_folder
 
     config = config_lib.resolve({**TINY, **overrides})
     task = get_task(config)

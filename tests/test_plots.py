@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from tfbig import plots
 from tfbig.errors import TfbigError
-from tfbig.evaluation.classification import classification_report, confusion_matrix
+from tfbig.scoring.classification import classification_report, confusion_matrix
 
 HISTORY_CSV = """epoch,accuracy,learning_rate,loss,val_accuracy,val_loss
 0,0.31,0.001,2.10,0.35,1.90

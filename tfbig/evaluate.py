@@ -25,7 +25,7 @@ def build_parser():
 
 def main(argv):
     args = build_parser().parse_args(argv)
-    from tfbig.training.run_folder import require_run
+    from tfbig.run_folder import require_run
 
     require_run(args.run)
     from tfbig.evaluation.report import evaluate_run

@@ -1,8 +1,9 @@
 """Load a finished run folder for prediction or evaluation: its task, assets and model."""
 
+import functools
 import os
 
-from tfbig.training import run_folder
+from tfbig import run_folder
 
 
 def load_model(path):
@@ -14,8 +15,8 @@ def load_model(path):
     import keras
 
     import tfbig.models  # noqa: F401  (registers the layers and models)
-    import tfbig.training.losses  # noqa: F401
-    import tfbig.training.metrics  # noqa: F401
+    import tfbig.losses  # noqa: F401
+    import tfbig.metrics  # noqa: F401
     import tfbig.training.fused_adamw  # noqa: F401  (FusedAdamW, with compile=True)
     import tfbig.training.layerwise_lr  # noqa: F401  (LayerwiseAdamW, with compile=True)
     import tfbig.training.schedules  # noqa: F401
@@ -34,3 +35,10 @@ def load_run(run_dir):
     task = get_task(config)
     task.load_assets(run_dir)
     return task, load_model(os.path.join(run_dir, run_folder.MODEL))
+
+
+def run_predictor(run_dir):
+    """``predict(list_of_str) -> list_of_str`` of a finished run, decoding as
+    ``python -m tfbig.predict`` does (e.g. the reverse model for back-translation)."""
+    task, model = load_run(run_dir)
+    return functools.partial(task.predict_texts, model)

@@ -48,7 +48,7 @@ def read_lines(path):
 def main(argv):
     args = build_parser().parse_args(argv)
     from tfbig.errors import TfbigError
-    from tfbig.training.run_folder import require_run
+    from tfbig.run_folder import require_run
 
     require_run(args.run)
     if args.max_length is not None and args.max_length < 1:

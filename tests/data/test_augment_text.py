@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from tfbig.data import augment_text as A
-from tfbig.data.special_tokens import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID
 from tfbig.errors import TfbigError
+from tfbig.special_tokens import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID
 
 VOCAB = 5000
 RATE = 0.2

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from tfbig.data.masking import content_mask, mask_tokens
-from tfbig.data.special_tokens import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID
 from tfbig.errors import TfbigError
+from tfbig.special_tokens import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID
 
 VOCAB = 500
 

@@ -17,7 +17,7 @@ from tfbig.data.augment_image import ImageAugmentConfig
 from tfbig.data.augment_text import TextAugmentConfig
 from tfbig.data.pipeline_text import label_ids_from, next_token_windows
 from tfbig.data.sources import list_images, read_labelled, read_pairs, read_texts
-from tfbig.data.special_tokens import (CLS_ID, END_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID,
+from tfbig.special_tokens import (CLS_ID, END_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID,
                                        START_ID)
 from tfbig.data.tfds import load_tfds
 from tfbig.data.tokenizers import learn_tokenizer

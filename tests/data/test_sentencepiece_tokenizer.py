@@ -10,7 +10,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from tfbig.data import special_tokens
+from tfbig import special_tokens
 from tfbig.data.sentencepiece_tokenizer import MODEL_FILE, SentencePieceTokenizer
 from tfbig.data.text_normalization import normalize_text
 from tfbig.data.tokenizers import learn_tokenizer, load_tokenizer

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbig.data import special_tokens
+from tfbig import special_tokens
 from tfbig.data.text_normalization import normalize_text
 from tfbig.data.tokenizers import (CharTokenizer, WordPieceTokenizer, learn_tokenizer,
                                    load_tokenizer)

@@ -6,6 +6,7 @@ import pytest
 from helpers import run_layer_test
 from keras import ops
 
+from tfbig.errors import TfbigError
 from tfbig.layers import Decoder, DecoderBlock, Encoder, EncoderBlock, masks
 from tfbig.models import Transformer
 
@@ -128,7 +129,7 @@ def test_post_norm_and_pre_norm_differ_with_the_same_weights():
     lambda: Transformer(1, 10, 3, 16, input_vocab_size=12, target_vocab_size=12),
 ], ids=["EncoderBlock", "DecoderBlock", "Encoder", "Decoder", "Transformer"])
 def test_d_model_must_be_divisible_by_num_heads(make):
-    with pytest.raises(ValueError, match=r"d_model \(10\) must be divisible by num_heads \(3\)"):
+    with pytest.raises(TfbigError, match=r"d_model \(10\) must be divisible by num_heads \(3\)"):
         make()
 
 

@@ -15,8 +15,8 @@ from models.model_checks import (  # noqa: E402
     assert_config_round_trip, assert_fit_decreases, assert_save_load, outputs_of)
 
 from tfbig.errors import TfbigError  # noqa: E402
+from tfbig.losses import MaskedSparseCrossentropy  # noqa: E402
 from tfbig.models import BertClassifier, BertEncoder, BertMaskedLM  # noqa: E402
-from tfbig.training.losses import MaskedSparseCrossentropy  # noqa: E402
 
 VOCAB, HIDDEN = 30, 8
 TOKENS = np.array([[4, 9, 10, 11, 5, 0],

@@ -8,9 +8,9 @@ from keras import ops
 
 import tfbig.models  # noqa: F401  (registers the classes for loading)
 from tfbig.generation import generate
+from tfbig.losses import MaskedSparseCrossentropy
+from tfbig.metrics import MaskedAccuracy
 from tfbig.models import Transformer
-from tfbig.training.losses import MaskedSparseCrossentropy
-from tfbig.training.metrics import MaskedAccuracy
 
 START, END = 2, 3
 SOURCE = np.array([[5, 6, 7, 8, 9, 0, 0, 0],

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from tfbig import config as config_lib
-from tfbig.training import run_folder
+from tfbig import run_folder
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "data")

@@ -36,9 +36,9 @@ def test_beats_the_unigram_baseline_on_held_out_text(trained):
 
 def test_the_unigram_baseline_matches_numpy(trained):
     """Add-one smoothed training counts, scored on every test token and each line's [END]."""
-    from tfbig.data.special_tokens import END_ID
     from tfbig.evaluation.report import held_out_examples
     from tfbig.inference import load_run
+    from tfbig.special_tokens import END_ID
 
     run_dir, summary = trained
     task, _ = load_run(run_dir)
@@ -59,9 +59,9 @@ def test_perplexity_is_exp_of_the_mean_cross_entropy_over_real_tokens_only(train
     logits: padding positions are left out of the mean that final_metrics exponentiates."""
     import tensorflow as tf
 
-    from tfbig.data.special_tokens import END_ID, START_ID
     from tfbig.evaluation.report import held_out_examples
     from tfbig.inference import load_run
+    from tfbig.special_tokens import END_ID, START_ID
 
     run_dir, _ = trained
     task, model = load_run(run_dir)

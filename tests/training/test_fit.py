@@ -9,9 +9,9 @@ import pytest
 from helpers import float32_tolerance
 
 from tfbig import config as config_lib
+from tfbig import run_folder
 from tfbig.errors import TfbigError
-from tfbig.inference import load_run
-from tfbig.training import run_folder
+from tfbig.inference import load_run, run_predictor
 from tfbig.training.fit import train
 
 pytestmark = pytest.mark.slow
@@ -278,10 +278,13 @@ def test_back_translation_with_a_trained_reverse_run(finished_run, tmp_path):
     task, model = load_run(run_dir)
     _, pairs = held_out_examples(task)
     words = [source for source, _ in pairs[:10]]
-    synthetic = back_translate(words, run_dir, batch_size=4, drop_empty=False)
+    synthetic = back_translate(words, run_predictor(run_dir), batch_size=4, drop_empty=False)
     assert [target for _, target in synthetic] == words  # every original, in order
     assert [source for source, _ in synthetic] == task.predict_texts(model, words)
-    kept = back_translate(words, run_dir, batch_size=4)  # empty predictions left out
+    kept = back_translate(words, run_predictor(run_dir), batch_size=4)  # no empty ones
     assert kept == [pair for pair in synthetic if pair[0].strip()]
     with pytest.raises(TfbigError, match=r"no such run folder"):
-        back_translate(words, str(tmp_path / "absent"))
+        run_predictor(str(tmp_path / "absent"))
+    with pytest.raises(TfbigError, match=r"is not callable; for a run folder pass "
+                                         r"tfbig\.inference\.run_predictor\(folder\)"):
+        back_translate(words, run_dir)

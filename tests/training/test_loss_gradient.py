@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbig.training.losses import MaskedSparseCrossentropy
+from tfbig.losses import MaskedSparseCrossentropy
 
 RNG = np.random.default_rng(1)
 LOGITS = (RNG.normal(size=(3, 6, 11)) * 4).astype("float32")

@@ -9,8 +9,8 @@ import pytest
 from keras import ops
 
 from tfbig.config import TrainConfig
-from tfbig.training.losses import MaskedSparseCrossentropy
-from tfbig.training.metrics import MaskedAccuracy
+from tfbig.losses import MaskedSparseCrossentropy
+from tfbig.metrics import MaskedAccuracy
 from tfbig.training.optimizers import build_optimizer, build_schedule
 from tfbig.training.schedules import TransformerSchedule, WarmupDecaySchedule
 

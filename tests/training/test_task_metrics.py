@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tfbig import config as config_lib
+from tfbig import run_folder
 from tfbig.inference import load_run
-from tfbig.training import run_folder
 from tfbig.training.fit import train
 
 pytestmark = pytest.mark.slow

@@ -42,6 +42,7 @@ import tensorflow_text as tf_text
 from tfbig.checkpoints.hf_files import (
     CONFIG_FILE, SPECIAL_TOKENS_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE, read_json,
     read_vocabulary)
+from tfbig.data.tokenizer_inputs import id_batch, string_batch
 from tfbig.errors import TfbigError
 
 MAX_CHARS_PER_WORD = 100  # longer words are [UNK] (WordPiece's max_input_chars_per_word)
@@ -215,7 +216,7 @@ class HFBertTokenizer(tf.Module):
         """
         # tf_text.regex_split stops at a NUL byte: make NUL another control character, one
         # that step 2 removes all the same.
-        texts = tf.strings.regex_replace(_string_batch(texts), r"\x00", "\x01")
+        texts = tf.strings.regex_replace(string_batch(texts), r"\x00", "\x01")
         # Step 1: [B] → [B, (parts)], each part plain text or one special token.
         parts = tf_text.regex_split(texts, self._special_pattern, self._special_pattern)
         flat = parts.flat_values  # [P]
@@ -261,7 +262,7 @@ class HFBertTokenizer(tf.Module):
         before ``. ? ! ,``. Text does not come back exactly: case, accents and the spacing
         around other punctuation are lost (``"Don't"`` → ``"don ' t"``).
         """
-        ids = _id_batch(ids)
+        ids = id_batch(ids)
         special = [self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id]
         keep = (ids >= 0) & (ids < self.vocab_size)
         for special_id in special:
@@ -293,38 +294,3 @@ class HFBertTokenizer(tf.Module):
     def __repr__(self):
         return (f"HFBertTokenizer(vocab_size={self.vocab_size}, lower_case={self.lower_case}, "
                 f"strip_accents={self.strip_accents}, max_length={self.max_length})")
-
-
-def _string_batch(texts):
-    """A 1-D string tensor out of a list of ``str``, a NumPy array or a tensor."""
-    if isinstance(texts, (str, bytes)):
-        raise TfbigError("the tokenizer takes a batch of strings, got a single string; wrap "
-                         "it in a list: tokenizer([text])")
-    try:
-        texts = tf.convert_to_tensor(texts, dtype=tf.string)
-    except (TypeError, ValueError) as error:
-        raise TfbigError("the tokenizer takes a list of str, a NumPy array of strings or a "
-                         f"1-D string tensor, got {type(texts).__name__}: {error}") from None
-    if texts.shape.rank is not None and texts.shape.rank != 1:
-        raise TfbigError(f"the tokenizer takes a 1-D batch of strings, got shape "
-                         f"{texts.shape}")
-    return texts
-
-
-def _id_batch(ids):
-    """An int32 ragged ``[batch, (T)]`` out of dense or ragged ids (tensor, array, lists)."""
-    try:
-        if isinstance(ids, list):
-            ids = tf.ragged.constant(ids, dtype=tf.int64)
-        elif not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
-    except (TypeError, ValueError) as error:
-        raise TfbigError(f"detokenize() takes integer ids, got {type(ids).__name__}: "
-                         f"{error}") from None
-    if not ids.dtype.is_integer:
-        raise TfbigError(f"detokenize() takes integer ids, got dtype {ids.dtype.name}")
-    if ids.shape.rank is not None and ids.shape.rank != 2:
-        raise TfbigError(f"detokenize() takes ids of shape [batch, T], got shape {ids.shape}")
-    if not isinstance(ids, tf.RaggedTensor):
-        ids = tf.RaggedTensor.from_tensor(ids)
-    return tf.cast(ids, tf.int32)

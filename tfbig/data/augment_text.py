@@ -38,14 +38,12 @@ Sennrich et al., "Improving Neural Machine Translation Models with Monolingual D
 """
 
 import dataclasses
-import functools
-import os
 
 import tensorflow as tf
 
 from tfbig.data.masking import check_rate, check_vocab_size, content_mask, random_learned_ids
-from tfbig.data.special_tokens import MASK_ID
 from tfbig.errors import TfbigError
+from tfbig.special_tokens import MASK_ID
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -265,11 +263,12 @@ def back_translate(texts, predict_fn, *, batch_size=64, drop_empty=True):
 
     Args:
         texts: a list of ``str``.
-        predict_fn: the folder of a trained reverse run (target → source; it is loaded and
-            decodes greedily, as ``python -m tfbig.predict`` does), or any callable
-            ``list[str] -> list[str]`` of the same length::
+        predict_fn: a callable ``list[str] -> list[str]`` of the same length; for a
+            trained reverse run (target → source, decoding greedily as
+            ``python -m tfbig.predict`` does) pass ``tfbig.inference.run_predictor(path)``::
 
-                pairs = back_translate(targets, "runs/dates_reverse")  # target → source
+                from tfbig.inference import run_predictor
+                pairs = back_translate(targets, run_predictor("runs/dates_reverse"))
                 augmented = train_pairs + pairs
 
         batch_size: texts per ``predict_fn`` call.
@@ -281,11 +280,9 @@ def back_translate(texts, predict_fn, *, batch_size=64, drop_empty=True):
     Raises:
         TfbigError: ``predict_fn`` returned something other than one string per text.
     """
-    if isinstance(predict_fn, (str, os.PathLike)):
-        from tfbig.inference import load_run
-
-        task, model = load_run(os.fspath(predict_fn))
-        predict_fn = functools.partial(task.predict_texts, model)
+    if not callable(predict_fn):  # data sits below the runs it could load (architecture.md)
+        raise TfbigError(f"back_translate: predict_fn={predict_fn!r} is not callable; for a "
+                         f"run folder pass tfbig.inference.run_predictor(folder)")
     texts = list(texts)
     pairs = []
     for start in range(0, len(texts), batch_size):

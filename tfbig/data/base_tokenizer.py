@@ -19,8 +19,9 @@ import pathlib
 
 import tensorflow as tf
 
-from tfbig.data import special_tokens
+from tfbig import special_tokens
 from tfbig.data.text_normalization import check_normalization_form, normalize_text
+from tfbig.data.tokenizer_inputs import id_batch, string_batch
 from tfbig.errors import TfbigError
 
 VOCAB_FILE = "vocab.txt"  # one token per line, line i holds the token with id i
@@ -83,7 +84,7 @@ class Tokenizer(tf.Module):
             raise TfbigError(
                 f"a {self.kind} vocabulary must start with the special tokens {specials} in "
                 f"this order, got {vocabulary[:len(specials)]}; prepend "
-                "tfbig.data.special_tokens.SPECIAL_TOKENS")
+                "tfbig.special_tokens.SPECIAL_TOKENS")
         seen = set()
         for index, token in enumerate(vocabulary):
             if not isinstance(token, str) or not token or "\n" in token:
@@ -109,7 +110,7 @@ class Tokenizer(tf.Module):
         Returns:
             An int32 ``tf.RaggedTensor`` of shape ``[batch, (tokens)]``.
         """
-        strings = _as_string_batch(strings)
+        strings = string_batch(strings)
         normalized = normalize_text(strings, form=self.normalization,
                                     lower_case=self.lower_case,
                                     strip_accents=self.strip_accents)
@@ -129,7 +130,7 @@ class Tokenizer(tf.Module):
         Returns:
             A string tensor of shape ``[batch]``.
         """
-        ids = _as_id_batch(ids)  # [batch, (T)] int32
+        ids = id_batch(ids)  # [batch, (T)] int32
         keep = (ids >= special_tokens.NUM_SPECIAL_TOKENS) & (ids < self.vocab_size)
         return self._detokenize_content(tf.ragged.boolean_mask(ids, keep))
 
@@ -160,39 +161,3 @@ class Tokenizer(tf.Module):
     def __repr__(self):
         options = ", ".join(f"{key}={value!r}" for key, value in self.options.items())
         return f"{type(self).__name__}(vocab_size={self.vocab_size}, {options})"
-
-
-def _as_string_batch(strings):
-    """Convert the accepted inputs of ``tokenize`` to a string tensor of shape ``[batch]``."""
-    if isinstance(strings, (str, bytes)):
-        raise TfbigError("tokenize() takes a batch of strings, got a single string; wrap it "
-                         "in a list: tokenize([text])")
-    try:
-        strings = tf.convert_to_tensor(strings, dtype=tf.string)
-    except (TypeError, ValueError) as error:
-        raise TfbigError("tokenize() takes a list of str, a NumPy array of strings or a 1-D "
-                         f"string tensor, got {type(strings).__name__}: {error}") from None
-    if strings.shape.rank is not None and strings.shape.rank != 1:
-        raise TfbigError("tokenize() takes a 1-D batch of strings, got shape "
-                         f"{strings.shape}; for one string x use tokenize(x[None])")
-    return strings
-
-
-def _as_id_batch(ids):
-    """Convert the accepted inputs of ``detokenize`` to an int32 ragged ``[batch, (T)]``."""
-    try:
-        if isinstance(ids, list):
-            ids = tf.ragged.constant(ids, dtype=tf.int64)
-        elif not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
-    except (TypeError, ValueError) as error:
-        raise TfbigError(f"detokenize() takes integer ids, got {type(ids).__name__}: "
-                         f"{error}") from None
-    if not ids.dtype.is_integer:
-        raise TfbigError(f"detokenize() takes integer ids, got dtype {ids.dtype.name}")
-    if ids.shape.rank is not None and ids.shape.rank != 2:
-        raise TfbigError("detokenize() takes ids of shape [batch, T] or [batch, (T)], got "
-                         f"shape {ids.shape}")
-    if not isinstance(ids, tf.RaggedTensor):
-        ids = tf.RaggedTensor.from_tensor(ids)
-    return tf.cast(ids, tf.int32)

@@ -25,8 +25,8 @@ import weakref
 
 import tensorflow as tf
 
-from tfbig.data.special_tokens import CLS_ID, END_ID, SEP_ID, START_ID
 from tfbig.errors import TfbigError
+from tfbig.special_tokens import CLS_ID, END_ID, SEP_ID, START_ID
 
 AUTOTUNE = tf.data.AUTOTUNE
 

@@ -10,7 +10,7 @@ import collections
 
 import tensorflow as tf
 
-from tfbig.data import special_tokens
+from tfbig import special_tokens
 from tfbig.data.base_tokenizer import Tokenizer
 from tfbig.errors import TfbigError
 
@@ -26,7 +26,7 @@ class CharTokenizer(Tokenizer):
         normalization, lower_case, strip_accents, name: see ``Tokenizer``.
 
     Example:
-        >>> from tfbig.data.special_tokens import SPECIAL_TOKENS
+        >>> from tfbig.special_tokens import SPECIAL_TOKENS
         >>> tokenizer = CharTokenizer([*SPECIAL_TOKENS, "a", "b", " "])
         >>> tokenizer.tokenize(["ab ba"]).to_list()
         [[7, 8, 9, 8, 7]]

@@ -23,8 +23,8 @@ Language Understanding", 2019, https://arxiv.org/abs/1810.04805.
 
 import tensorflow as tf
 
-from tfbig.data.special_tokens import MASK_ID, NUM_SPECIAL_TOKENS
 from tfbig.errors import TfbigError
+from tfbig.special_tokens import MASK_ID, NUM_SPECIAL_TOKENS
 
 
 def content_mask(token_ids):

@@ -33,8 +33,7 @@ import pathlib
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tfbig import optional
-from tfbig.data import special_tokens
+from tfbig import optional, special_tokens
 from tfbig.data.base_tokenizer import VOCAB_FILE, Tokenizer
 from tfbig.errors import TfbigError
 

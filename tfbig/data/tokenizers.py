@@ -32,7 +32,7 @@ from tfbig.data.char_tokenizer import CharTokenizer, learn_char_vocabulary
 from tfbig.data.sentencepiece_tokenizer import (SentencePieceTokenizer,
                                                 learn_sentencepiece_model,
                                                 load_sentencepiece_tokenizer)
-from tfbig.data.special_tokens import (CLS_ID, END_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID,
+from tfbig.special_tokens import (CLS_ID, END_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID,
                                        SEP_ID, SPECIAL_TOKENS, START_ID, UNK_ID)
 from tfbig.data.text_normalization import check_normalization_form, normalize_text
 from tfbig.data.word_tokenizer import WordTokenizer, learn_word_vocabulary

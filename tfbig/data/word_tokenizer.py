@@ -13,7 +13,7 @@ import collections
 
 import tensorflow as tf
 
-from tfbig.data import special_tokens
+from tfbig import special_tokens
 from tfbig.data.base_tokenizer import Tokenizer
 from tfbig.errors import TfbigError
 
@@ -26,7 +26,7 @@ class WordTokenizer(Tokenizer):
         normalization, lower_case, strip_accents, name: see ``Tokenizer``.
 
     Example:
-        >>> from tfbig.data.special_tokens import SPECIAL_TOKENS
+        >>> from tfbig.special_tokens import SPECIAL_TOKENS
         >>> tokenizer = WordTokenizer([*SPECIAL_TOKENS, "add", "1", "2"])
         >>> tokenizer.tokenize(["add  2 1", "add 3"]).to_list()
         [[7, 9, 8], [7, 1]]

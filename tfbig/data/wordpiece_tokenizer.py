@@ -32,7 +32,7 @@ import tensorflow_text as tf_text
 from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
 
-from tfbig.data import special_tokens
+from tfbig import special_tokens
 from tfbig.data.base_tokenizer import Tokenizer
 
 SUFFIX_INDICATOR = "##"  # prefix of a piece that continues the previous one
@@ -58,7 +58,7 @@ class WordPieceTokenizer(Tokenizer):
         normalization, lower_case, strip_accents, name: see ``Tokenizer``.
 
     Example:
-        >>> from tfbig.data.special_tokens import SPECIAL_TOKENS
+        >>> from tfbig.special_tokens import SPECIAL_TOKENS
         >>> tokenizer = WordPieceTokenizer([*SPECIAL_TOKENS, "hi", "there", "##s", ","])
         >>> tokenizer.tokenize(["hi, theres"]).to_list()
         [[7, 10, 8, 9]]

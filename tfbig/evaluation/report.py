@@ -9,9 +9,9 @@ import csv
 import os
 import sys
 
+from tfbig import run_folder
 from tfbig.data.sources import BadLineReport
 from tfbig.evaluation.error_analysis import worst_examples
-from tfbig.training import run_folder
 
 
 def _write_rows(rows, path):

@@ -9,7 +9,7 @@ import sys
 
 from tfbig.exporting.atomic_folder import atomic_folder, check_destination
 from tfbig.exporting.manifest import INPUT_NAME, SIGNATURE, manifest, write_manifest
-from tfbig.training.run_folder import require_run
+from tfbig.run_folder import require_run
 
 
 def _log(message):

@@ -13,7 +13,7 @@ padded to the batch's longest, as predict pads them.
 import tensorflow as tf
 
 from tfbig.data.batching import add_cls_sep
-from tfbig.data.special_tokens import MASK, NUM_SPECIAL_TOKENS
+from tfbig.special_tokens import MASK, NUM_SPECIAL_TOKENS
 
 SUFFIX_INDICATOR = "##"  # a WordPiece continuation's prefix, dropped from a fill
 

@@ -24,10 +24,10 @@ import tensorflow as tf
 
 from tfbig.data.batching import add_cls_sep, to_fixed_length
 from tfbig.data.pipeline_image import decode_image_bytes
-from tfbig.data.special_tokens import END_ID, START_ID
 from tfbig.errors import TfbigError
 from tfbig.exporting import mask_filling
 from tfbig.generation import generate
+from tfbig.special_tokens import END_ID, START_ID
 
 INPUTS = tf.TensorSpec([None], tf.string, name="inputs")
 # Plain tensor code with no Python control flow on tensors: autograph would only slow tracing.

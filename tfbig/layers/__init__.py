@@ -2,7 +2,8 @@
 
 Read them in this order: ``masks`` → ``attention`` (the formula) →
 ``multi_head_attention`` → ``positional_encoding`` → ``feed_forward`` →
-``dropout`` → ``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks).
+``dropout`` → ``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks,
+sharing ``stack``). ``validation`` checks the head/width arguments for layers and models.
 For the model family: ``causal_block`` (GPT), ``bert_embedding``, ``patch_embedding``
 (ViT), ``recurrent`` (LSTM/GRU by name).
 """

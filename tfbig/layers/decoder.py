@@ -5,13 +5,12 @@ from keras import ops
 
 from tfbig.layers import masks
 from tfbig.layers.decoder_block import DecoderBlock
-from tfbig.layers.dropout import Dropout
 from tfbig.layers.multi_head_attention import cache_length
-from tfbig.layers.positional_encoding import PositionalEmbedding
+from tfbig.layers.stack import BlockStack
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class Decoder(keras.layers.Layer):
+class Decoder(BlockStack):
     """``target ids [batch, T_t]`` + encoder output → ``[batch, T_t, d_model]``.
 
     Args: as :class:`tfbig.layers.Encoder` (``vocabulary_size`` is the target vocabulary).
@@ -33,46 +32,11 @@ class Decoder(keras.layers.Layer):
     appended (a list of per-layer dicts) when ``return_attention_scores``.
     """
 
-    def __init__(self, num_layers, d_model, num_heads, dff, vocabulary_size, dropout_rate=0.1,
-                 max_length=2048, positional="sinusoidal", activation="relu",
-                 norm_first=False, attention_dropout=None, layer_norm_epsilon=1e-6, **kwargs):
-        super().__init__(**kwargs)
-        self.num_layers = num_layers
-        self.d_model = d_model
-        self.num_heads = num_heads
-        self.dff = dff
-        self.vocabulary_size = vocabulary_size
-        self.dropout_rate = dropout_rate
-        self.max_length = max_length
-        self.positional = positional
-        self.activation = activation
-        self.norm_first = norm_first
-        self.attention_dropout = attention_dropout
-        self.layer_norm_epsilon = layer_norm_epsilon
-
-        self.embedding = PositionalEmbedding(
-            vocabulary_size, d_model, max_length, positional, name="embedding",
-            dtype=self.dtype_policy)
-        self.embedding_dropout = Dropout(dropout_rate, name="embedding_dropout")
-        self.blocks = [
-            DecoderBlock(d_model, num_heads, dff, dropout_rate, attention_dropout, activation,
-                         norm_first, layer_norm_epsilon, name=f"block_{i}",
-                         dtype=self.dtype_policy)
-            for i in range(num_layers)
-        ]
-        self.final_norm = (
-            keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm",
-                                            dtype=self.dtype_policy)
-            if norm_first else None)
+    block_class = DecoderBlock
 
     def build(self, token_ids_shape, encoder_output_shape=None):
         # Keras matches build's argument names to call's: token_ids → token_ids_shape.
-        self.embedding.build(token_ids_shape)
-        hidden_shape = tuple(token_ids_shape) + (self.d_model,)
-        for block in self.blocks:
-            block.build(hidden_shape, encoder_output_shape or hidden_shape)
-        if self.final_norm is not None:
-            self.final_norm.build(hidden_shape)
+        self.build_stack(token_ids_shape, encoder_output_shape)
 
     def call(self, token_ids, encoder_output=None, cross_attention_mask=None, training=None,
              caches=None, cross_attention_caches=None, start_index=0,
@@ -106,24 +70,9 @@ class Decoder(keras.layers.Layer):
                 x, cache, weights = outputs
                 new_caches.append(cache)
             all_weights.append(weights)
-        if self.final_norm is not None:
-            x = self.final_norm(x)
-        results = (x,)
+        results = (self.apply_final_norm(x),)
         if caches is not None:
             results += (new_caches,)
         if return_attention_scores:
             results += (all_weights,)
         return results[0] if len(results) == 1 else results
-
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_layers=self.num_layers, d_model=self.d_model, num_heads=self.num_heads,
-            dff=self.dff, vocabulary_size=self.vocabulary_size,
-            dropout_rate=self.dropout_rate, max_length=self.max_length,
-            positional=self.positional, activation=self.activation,
-            norm_first=self.norm_first, attention_dropout=self.attention_dropout,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
-        return config

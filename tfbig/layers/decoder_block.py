@@ -7,13 +7,15 @@ https://arxiv.org/abs/1706.03762
 
 import keras
 
+from tfbig.layers.arguments import KeepsArguments
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.feed_forward import FeedForward
 from tfbig.layers.multi_head_attention import MultiHeadAttention
+from tfbig.layers.validation import check_num_heads
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class DecoderBlock(keras.layers.Layer):
+class DecoderBlock(KeepsArguments, keras.layers.Layer):
     """Masked self-attention, then attention over the encoder output, then feed-forward.
 
     Args: as :class:`tfbig.layers.EncoderBlock`.
@@ -37,18 +39,11 @@ class DecoderBlock(keras.layers.Layer):
     def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, attention_dropout=None,
                  activation="relu", norm_first=False, layer_norm_epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
-        if d_model % num_heads:
-            raise ValueError(
-                f"d_model ({d_model}) must be divisible by num_heads ({num_heads}): each head "
-                f"gets d_model / num_heads features")
-        self.d_model = d_model
-        self.num_heads = num_heads
-        self.dff = dff
-        self.dropout_rate = dropout_rate
-        self.attention_dropout = dropout_rate if attention_dropout is None else attention_dropout
-        self.activation = activation
-        self.norm_first = norm_first
-        self.layer_norm_epsilon = layer_norm_epsilon
+        check_num_heads(d_model, num_heads)
+        self.keep_arguments(
+            d_model=d_model, num_heads=num_heads, dff=dff, dropout_rate=dropout_rate,
+            attention_dropout=dropout_rate if attention_dropout is None else attention_dropout,
+            activation=activation, norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon)
 
         def norm(name):
             return keras.layers.LayerNormalization(
@@ -124,18 +119,3 @@ class DecoderBlock(keras.layers.Layer):
         if return_attention_scores:
             results += ({"self": self_weights, "cross": cross_weights},)
         return results[0] if len(results) == 1 else results
-
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            d_model=self.d_model,
-            num_heads=self.num_heads,
-            dff=self.dff,
-            dropout_rate=self.dropout_rate,
-            attention_dropout=self.attention_dropout,
-            activation=self.activation,
-            norm_first=self.norm_first,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
-        return config

@@ -8,13 +8,15 @@ Both are written out in ``call`` so the difference reads side by side.
 
 import keras
 
+from tfbig.layers.arguments import KeepsArguments
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.feed_forward import FeedForward
 from tfbig.layers.multi_head_attention import MultiHeadAttention
+from tfbig.layers.validation import check_num_heads
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class EncoderBlock(keras.layers.Layer):
+class EncoderBlock(KeepsArguments, keras.layers.Layer):
     """Self-attention over the whole (unmasked) sequence, then a feed-forward network.
 
     Args:
@@ -43,18 +45,11 @@ class EncoderBlock(keras.layers.Layer):
     def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, attention_dropout=None,
                  activation="relu", norm_first=False, layer_norm_epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
-        if d_model % num_heads:
-            raise ValueError(
-                f"d_model ({d_model}) must be divisible by num_heads ({num_heads}): each head "
-                f"gets d_model / num_heads features")
-        self.d_model = d_model
-        self.num_heads = num_heads
-        self.dff = dff
-        self.dropout_rate = dropout_rate
-        self.attention_dropout = dropout_rate if attention_dropout is None else attention_dropout
-        self.activation = activation
-        self.norm_first = norm_first
-        self.layer_norm_epsilon = layer_norm_epsilon
+        check_num_heads(d_model, num_heads)
+        self.keep_arguments(
+            d_model=d_model, num_heads=num_heads, dff=dff, dropout_rate=dropout_rate,
+            attention_dropout=dropout_rate if attention_dropout is None else attention_dropout,
+            activation=activation, norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon)
 
         self.self_attention = MultiHeadAttention(
             num_heads, d_model // num_heads, dropout=self.attention_dropout,
@@ -91,18 +86,3 @@ class EncoderBlock(keras.layers.Layer):
         if not self.norm_first:
             x = self.feed_forward_norm(x)
         return (x, weights) if return_attention_scores else x
-
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            d_model=self.d_model,
-            num_heads=self.num_heads,
-            dff=self.dff,
-            dropout_rate=self.dropout_rate,
-            attention_dropout=self.attention_dropout,
-            activation=self.activation,
-            norm_first=self.norm_first,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
-        return config

@@ -9,7 +9,7 @@ Token id 0 is padding (``PAD_ID``) in every tfbig model.
 
 from keras import ops
 
-from tfbig.data.special_tokens import PAD_ID  # 0: padding in every vocabulary
+from tfbig.special_tokens import PAD_ID  # 0: padding in every vocabulary
 
 
 def padding_mask(token_ids, pad_id=PAD_ID):

@@ -10,6 +10,8 @@ Reference: Dosovitskiy et al. 2020, section 3.1 (equation 1), https://arxiv.org/
 import keras
 from keras import ops
 
+from tfbig.errors import TfbigError
+
 
 def image_size_pair(image_size):
     """``32`` or ``(32, 48)`` → ``(height, width)``."""
@@ -45,10 +47,11 @@ class PatchEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         height, width = image_size_pair(image_size)
         if height % patch_size or width % patch_size:
-            raise ValueError(
+            raise TfbigError(
                 f"image_size {image_size} must be divisible by patch_size ({patch_size}); "
                 f"resize the images or pick a patch size that divides both sides")
-        self.image_size = image_size
+        # (H, W) as a tuple: a list (what a reloaded config holds) gives the same config.
+        self.image_size = image_size if isinstance(image_size, int) else (height, width)
         self.patch_size = patch_size
         self.hidden_dim = hidden_dim
         self.channels = channels

@@ -26,9 +26,10 @@ Reference: Devlin et al. 2018, https://arxiv.org/abs/1810.04805
 import keras
 from keras import ops
 
-from tfbig.errors import TfbigError
+from tfbig.layers.arguments import KeepsArguments
 from tfbig.layers.bert_embedding import BertEmbedding
 from tfbig.layers.encoder_block import EncoderBlock
+from tfbig.layers.validation import check_num_heads
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
 
@@ -40,7 +41,7 @@ def without_pooler(weights, encoder):
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class BertEncoder(keras.Model):
+class BertEncoder(KeepsArguments, keras.Model):
     """BERT: ``{"token_ids", "padding_mask"[, "segment_ids"]}`` → contextual vectors.
 
     Args:
@@ -77,21 +78,12 @@ class BertEncoder(keras.Model):
                  dropout=0.1, max_sequence_length=512, num_segments=2,
                  layer_norm_epsilon=1e-12, activation="gelu", norm_first=False, **kwargs):
         super().__init__(**kwargs)
-        if hidden_dim % num_heads:
-            raise TfbigError(
-                f"hidden_dim ({hidden_dim}) must be divisible by num_heads ({num_heads}): each "
-                f"head gets hidden_dim / num_heads features")
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.activation = activation
-        self.norm_first = norm_first
+        check_num_heads(hidden_dim, num_heads, "hidden_dim")
+        self.keep_arguments(
+            vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads,
+            hidden_dim=hidden_dim, intermediate_dim=intermediate_dim, dropout=dropout,
+            max_sequence_length=max_sequence_length, num_segments=num_segments,
+            layer_norm_epsilon=layer_norm_epsilon, activation=activation, norm_first=norm_first)
 
         self.embedding = BertEmbedding(
             vocabulary_size, hidden_dim, max_sequence_length, num_segments,
@@ -130,15 +122,3 @@ class BertEncoder(keras.Model):
         if self.final_norm is not None:
             x = self.final_norm(x)
         return {"sequence_output": x, "pooled_output": self.pooler(x[:, 0])}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            vocabulary_size=self.vocabulary_size, num_layers=self.num_layers,
-            num_heads=self.num_heads, hidden_dim=self.hidden_dim,
-            intermediate_dim=self.intermediate_dim, dropout=self.dropout,
-            max_sequence_length=self.max_sequence_length, num_segments=self.num_segments,
-            layer_norm_epsilon=self.layer_norm_epsilon, activation=self.activation,
-            norm_first=self.norm_first,
-        )
-        return config

@@ -14,8 +14,8 @@ from keras import ops
 
 from tfbig.models.bert_encoder import BertEncoder  # noqa: F401 (used by the Example)
 from tfbig.models.bert_encoder import without_pooler
+from tfbig.models.real_token_step import RealTokenTrainStep
 from tfbig.models.text_inputs import token_ids_shape
-from tfbig.training.real_token_step import RealTokenTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfbig")

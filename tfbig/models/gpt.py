@@ -19,7 +19,8 @@ from tfbig.layers.causal_block import CausalBlock
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.multi_head_attention import cache_length
 from tfbig.layers.positional_encoding import PositionalEmbedding
-from tfbig.training.real_token_step import RealTokenTrainStep
+from tfbig.layers.validation import check_num_heads
+from tfbig.models.real_token_step import RealTokenTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -56,10 +57,7 @@ class GPT(RealTokenTrainStep, keras.Model):
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
                  dropout=0.1, max_sequence_length=1024, layer_norm_epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
-        if hidden_dim % num_heads:
-            raise TfbigError(
-                f"hidden_dim ({hidden_dim}) must be divisible by num_heads ({num_heads}): each "
-                f"head gets hidden_dim / num_heads features")
+        check_num_heads(hidden_dim, num_heads, "hidden_dim")
         self.vocabulary_size = vocabulary_size
         self.num_layers = num_layers
         self.num_heads = num_heads

@@ -7,13 +7,15 @@ import keras
 from keras import ops
 
 from tfbig.layers import masks
+from tfbig.layers.arguments import KeepsArguments
 from tfbig.layers.decoder import Decoder
 from tfbig.layers.encoder import Encoder
-from tfbig.training.real_token_step import RealTokenTrainStep
+from tfbig.layers.validation import check_num_heads
+from tfbig.models.real_token_step import RealTokenTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class Transformer(RealTokenTrainStep, keras.Model):
+class Transformer(KeepsArguments, RealTokenTrainStep, keras.Model):
     """Encoder-decoder Transformer: ``(source_ids, target_ids) → next-token logits``.
 
     Keeps the article's constructor argument names. Token id 0 is padding in both inputs.
@@ -53,23 +55,13 @@ class Transformer(RealTokenTrainStep, keras.Model):
                  norm_first=False, activation="relu", tie_embeddings=False,
                  layer_norm_epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
-        if d_model % num_heads:
-            raise ValueError(
-                f"d_model ({d_model}) must be divisible by num_heads ({num_heads}): each head "
-                f"gets d_model / num_heads features")
-        self.num_layers = num_layers
-        self.d_model = d_model
-        self.num_heads = num_heads
-        self.dff = dff
-        self.input_vocab_size = input_vocab_size
-        self.target_vocab_size = target_vocab_size
-        self.dropout_rate = dropout_rate
-        self.max_length = max_length
-        self.positional = positional
-        self.norm_first = norm_first
-        self.activation = activation
-        self.tie_embeddings = tie_embeddings
-        self.layer_norm_epsilon = layer_norm_epsilon
+        check_num_heads(d_model, num_heads)
+        self.keep_arguments(
+            num_layers=num_layers, d_model=d_model, num_heads=num_heads, dff=dff,
+            input_vocab_size=input_vocab_size, target_vocab_size=target_vocab_size,
+            dropout_rate=dropout_rate, max_length=max_length, positional=positional,
+            norm_first=norm_first, activation=activation, tie_embeddings=tie_embeddings,
+            layer_norm_epsilon=layer_norm_epsilon)
 
         stack = dict(num_layers=num_layers, d_model=d_model, num_heads=num_heads, dff=dff,
                      dropout_rate=dropout_rate, max_length=max_length, positional=positional,
@@ -139,15 +131,3 @@ class Transformer(RealTokenTrainStep, keras.Model):
     def compute_output_shape(self, input_shape):
         _, target_shape = input_shape
         return tuple(target_shape) + (self.target_vocab_size,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_layers=self.num_layers, d_model=self.d_model, num_heads=self.num_heads,
-            dff=self.dff, input_vocab_size=self.input_vocab_size,
-            target_vocab_size=self.target_vocab_size, dropout_rate=self.dropout_rate,
-            max_length=self.max_length, positional=self.positional,
-            norm_first=self.norm_first, activation=self.activation,
-            tie_embeddings=self.tie_embeddings, layer_norm_epsilon=self.layer_norm_epsilon,
-        )
-        return config

@@ -11,10 +11,10 @@ https://arxiv.org/abs/2010.11929
 import keras
 from keras import ops
 
-from tfbig.errors import TfbigError
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.layers.patch_embedding import PatchEmbedding
+from tfbig.layers.validation import check_num_heads
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -45,10 +45,7 @@ class ViT(keras.Model):
     def __init__(self, num_classes, image_size, patch_size, num_layers, num_heads, hidden_dim,
                  intermediate_dim, channels=3, dropout=0.1, **kwargs):
         super().__init__(**kwargs)
-        if hidden_dim % num_heads:
-            raise TfbigError(
-                f"hidden_dim ({hidden_dim}) must be divisible by num_heads ({num_heads}): each "
-                f"head gets hidden_dim / num_heads features")
+        check_num_heads(hidden_dim, num_heads, "hidden_dim")
         self.num_classes = num_classes
         self.image_size = image_size
         self.patch_size = patch_size

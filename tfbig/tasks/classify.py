@@ -155,7 +155,7 @@ class ClassifyTask(ClassScoresTask):
         """
         import numpy as np
 
-        from tfbig.evaluation.classification import (classification_report, confusion_matrix,
+        from tfbig.scoring.classification import (classification_report, confusion_matrix,
                                                      most_confused_pairs, roc_auc)
 
         logits = self.logits(model, examples)
@@ -205,7 +205,7 @@ def write_classification_plots(task, model, examples, folder):
     """Confusion matrix + per-class bars (shared by the image task); reuses the scores of
     the task's last ``final_metrics`` when it scored these same examples."""
     from tfbig import plots
-    from tfbig.evaluation.classification import confusion_matrix
+    from tfbig.scoring.classification import confusion_matrix
 
     if task._scored is None or task._scored[0] is not examples:
         task.final_metrics(model, examples)

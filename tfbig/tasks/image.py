@@ -180,7 +180,7 @@ class ImageTask(ClassScoresTask):
         (nats)."""
         import numpy as np
 
-        from tfbig.evaluation.classification import (classification_report, confusion_matrix,
+        from tfbig.scoring.classification import (classification_report, confusion_matrix,
                                                      most_confused_pairs, top_k_accuracy)
 
         logits = self.logits(model, examples)

@@ -154,8 +154,8 @@ class LanguageModelTask(Task):
         return gpt
 
     def loss_and_metrics(self):
-        from tfbig.training.losses import MaskedSparseCrossentropy
-        from tfbig.training.metrics import MaskedAccuracy
+        from tfbig.losses import MaskedSparseCrossentropy
+        from tfbig.metrics import MaskedAccuracy
 
         return (MaskedSparseCrossentropy(label_smoothing=self.config.train.label_smoothing),
                 [MaskedAccuracy()])
@@ -168,8 +168,8 @@ class LanguageModelTask(Task):
         tokens, cut from the left to fit the model's context."""
         import tensorflow as tf
 
-        from tfbig.data.special_tokens import END_ID, START_ID
         from tfbig.generation import generate
+        from tfbig.special_tokens import END_ID, START_ID
 
         max_new_tokens = max_length or self.config.data.max_source_length
         keep = model.max_sequence_length - max_new_tokens + 1  # prompt tokens that fit

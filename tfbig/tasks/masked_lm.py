@@ -96,8 +96,8 @@ class MaskedLMTask(Task):
         return bert
 
     def loss_and_metrics(self):
-        from tfbig.training.losses import MaskedSparseCrossentropy
-        from tfbig.training.metrics import MaskedAccuracy
+        from tfbig.losses import MaskedSparseCrossentropy
+        from tfbig.metrics import MaskedAccuracy
 
         return (MaskedSparseCrossentropy(label_smoothing=self.config.train.label_smoothing),
                 [MaskedAccuracy()])
@@ -109,7 +109,7 @@ class MaskedLMTask(Task):
         docstring); decoding options do not apply."""
         import numpy as np
 
-        from tfbig.data.special_tokens import MASK, NUM_SPECIAL_TOKENS
+        from tfbig.special_tokens import MASK, NUM_SPECIAL_TOKENS
 
         tokenizer, vocabulary = self.tokenizer, self.tokenizer.vocabulary
         parts = [text.split(MASK) for text in texts]

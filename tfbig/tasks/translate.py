@@ -112,8 +112,8 @@ class TranslateTask(Task):
         return transformer
 
     def loss_and_metrics(self):
-        from tfbig.training.losses import MaskedSparseCrossentropy
-        from tfbig.training.metrics import MaskedAccuracy
+        from tfbig.losses import MaskedSparseCrossentropy
+        from tfbig.metrics import MaskedAccuracy
 
         return (MaskedSparseCrossentropy(label_smoothing=self.config.train.label_smoothing),
                 [MaskedAccuracy()])
@@ -125,8 +125,8 @@ class TranslateTask(Task):
         import tensorflow as tf
 
         from tfbig.data.pipeline import to_fixed_length
-        from tfbig.data.special_tokens import END_ID, START_ID
         from tfbig.generation import generate
+        from tfbig.special_tokens import END_ID, START_ID
 
         data = self.config.data
         max_new_tokens = max_length or data.max_target_length
@@ -181,7 +181,7 @@ class TranslateTask(Task):
         import tensorflow as tf
 
         from tfbig.data.text_normalization import normalize_text
-        from tfbig.evaluation.text import corpus_bleu, corpus_chrf, exact_match
+        from tfbig.scoring.text import corpus_bleu, corpus_chrf, exact_match
 
         sources = [s for s, _ in pairs]
         # References normalised as the tokenizer normalises its input (NFKC, case, …).

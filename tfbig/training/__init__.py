@@ -1,1 +1,6 @@
-"""Training: losses, metrics, schedules, callbacks, distribution, and the fit loop."""
+"""Training: schedules, optimizers, callbacks, distribution, fine-tuning, and the fit loop.
+
+The masked loss and metric it compiles with are foundation modules (``tfbig.losses``,
+``tfbig.metrics``): the models' real-token train step (``tfbig.models.real_token_step``)
+needs them too, and models sit below training (``docs/architecture.md``).
+"""

@@ -74,7 +74,7 @@ class PretrainedStart:
                 "num_layers": sizes["num_layers"], "d_model": sizes["hidden_dim"],
                 "num_heads": sizes["num_heads"], "dff": sizes["intermediate_dim"],
                 "max_length": sizes["max_sequence_length"]})
-        from tfbig.training.run_folder import require_run
+        from tfbig.run_folder import require_run
 
         source = config_lib.from_dict(require_run(self.path))
         if source.task != config.task and not (

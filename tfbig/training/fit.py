@@ -16,9 +16,8 @@ import time
 import warnings
 
 from tfbig import config as config_lib
-from tfbig import optional
+from tfbig import optional, run_folder
 from tfbig.errors import TfbigError
-from tfbig.training import run_folder
 
 
 _SAID = set()  # start lines already logged by this process

@@ -84,7 +84,7 @@ class ClassificationScorer:
         self.y_true = np.array([task.label_ids[label] for _, label in examples])
 
     def __call__(self, model):
-        from tfbig.evaluation.classification import classification_report
+        from tfbig.scoring.classification import classification_report
 
         y_pred = self.task.logits(model, self.examples).argmax(axis=-1)
         macro = classification_report(self.y_true, y_pred, class_names=self.task.labels)["macro"]
@@ -124,7 +124,7 @@ class TranslationScorer:
         self.references = [text.decode("utf-8") for text in normalized.numpy()]
 
     def __call__(self, model):
-        from tfbig.evaluation.text import corpus_bleu, corpus_chrf, exact_match
+        from tfbig.scoring.text import corpus_bleu, corpus_chrf, exact_match
 
         predictions = self.task.predict_texts(model, self.sources, batch_size=self.batch_size)
         return {"bleu": corpus_bleu(predictions, self.references),

@@ -16,9 +16,8 @@ import os
 import sys
 
 from tfbig import config as config_lib
-from tfbig import optional
+from tfbig import optional, run_folder
 from tfbig.errors import TfbigError
-from tfbig.training import run_folder
 from tfbig.tuning.search_space import parse_search_space, trial_values
 
 TUNERS = ("grid", "random", "hyperband", "bayesian")

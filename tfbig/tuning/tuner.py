@@ -28,8 +28,9 @@ import keras_tuner
 import numpy as np
 
 from tfbig import config as config_lib
+from tfbig import run_folder
 from tfbig.errors import TfbigError
-from tfbig.training import fit, run_folder
+from tfbig.training import fit
 from tfbig.tuning.folds import trial_splits
 from tfbig.tuning.search_space import trial_values
 

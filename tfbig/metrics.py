@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from tfbig.layers.masks import PAD_ID
 from tfbig.ops import argmax
+from tfbig.special_tokens import PAD_ID
 
 
 @keras.saving.register_keras_serializable(package="tfbig")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tfbig.errors import TfbigError
-from tfbig.evaluation.classification import (
+from tfbig.scoring.classification import (
     classification_report,
     confusion_matrix,
     most_confused_pairs,

@@ -7,7 +7,7 @@ import pytest
 import sacrebleu
 
 from tfbig.errors import TfbigError
-from tfbig.evaluation.text import corpus_bleu, corpus_chrf, exact_match, perplexity, token_accuracy
+from tfbig.scoring.text import corpus_bleu, corpus_chrf, exact_match, perplexity, token_accuracy
 
 HYPOTHESES = ["the cat sat on the mat", "a dog barks loudly at night", "hello world"]
 REFERENCES = ["the cat is sitting on the mat", "the dog barks loudly at night", "hello there world"]
@@ -63,7 +63,7 @@ def test_perplexity_is_exp_of_mean_cross_entropy():
 def test_perplexity_of_the_masked_mean_cross_entropy_leaves_padding_out():
     """The training loss (masked mean CE in nats) turned into perplexity equals exp of the
     mean -log p over the real target tokens only, computed here by hand with NumPy."""
-    from tfbig.training.losses import MaskedSparseCrossentropy
+    from tfbig.losses import MaskedSparseCrossentropy
 
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(3, 6, 11)).astype(np.float32) * 3

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbig.models import GPT, BertEncoder, BertMaskedLM, Transformer
-from tfbig.training import real_token_step
-from tfbig.training.losses import MaskedSparseCrossentropy
-from tfbig.training.metrics import MaskedAccuracy
+from tfbig.losses import MaskedSparseCrossentropy
+from tfbig.metrics import MaskedAccuracy
+from tfbig.models import GPT, BertEncoder, BertMaskedLM, Transformer, real_token_step
 
 VOCAB = 23  # small and fast; the tests lower MIN_VOCABULARY to it
 

@@ -33,8 +33,8 @@ into ``hidden_states(inputs, training)`` (``[B, T, d]``) and ``logits(hidden)``
 
 import keras
 
-from tfbig.training.losses import MaskedSparseCrossentropy
-from tfbig.training.metrics import MaskedAccuracy
+from tfbig.losses import MaskedSparseCrossentropy
+from tfbig.metrics import MaskedAccuracy
 
 # Below this many logits per position the head is cheap and skipping rows does not pay.
 MIN_VOCABULARY = 1000

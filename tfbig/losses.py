@@ -12,7 +12,7 @@ replaces the one-hot target by ``(1 - ε)·onehot + ε / V``.
 import keras
 from keras import ops
 
-from tfbig.layers.masks import PAD_ID
+from tfbig.special_tokens import PAD_ID
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
