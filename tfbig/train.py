@@ -1,7 +1,8 @@
 """``python -m tfbig.train``: train a model from scratch into a run folder.
 
 With no flags it trains the default config (a Transformer that rewrites dates written in
-words as ISO dates) on the sample data shipped in ``data/``.
+words as ISO dates) on the sample data shipped inside the package (``tfbig/sample_data``, a
+copy of the repository's ``data/``).
 """
 
 import os

@@ -1,4 +1,5 @@
-"""Generate the sample data shipped in ``data/``: small, deterministic, learnable in CPU minutes.
+"""Generate the sample data shipped in ``data/`` (and its packaged copy, ``tfbig/sample_data``):
+small, deterministic, learnable in CPU minutes.
 
     python -m tfbig.data.samples --output data --seed 0
 
