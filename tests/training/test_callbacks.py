@@ -41,3 +41,33 @@ def test_writers_come_before_every_reader(tmp_path):
     monitored = [c for c in callbacks if isinstance(c, (keras.callbacks.ModelCheckpoint,
                                                         keras.callbacks.EarlyStopping))]
     assert {c.monitor for c in monitored if c.monitor != "val_loss"} == {"val_bleu"}
+
+
+@pytest.mark.parametrize("monitor, mode, logged, worse, better", [
+    ("val_loss", "min", ["0.5", "0.3", "0.4"], 0.35, 0.25),
+    ("val_bleu", "max", ["10.0", "", "30.0"], 20.0, 31.0),  # an epoch without the metric
+])
+def test_a_resumed_run_keeps_its_best_checkpoint_until_a_better_epoch(
+        tmp_path, monitor, mode, logged, worse, better):
+    """An interrupted run logged three epochs; its best checkpoint holds the best of them.
+    After a resume, an epoch worse than that best must not replace it (it did: Keras'
+    ModelCheckpoint starts with no best value)."""
+    with open(tmp_path / "history.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", monitor])
+        writer.writerows([epoch, value] for epoch, value in enumerate(logged))
+    best = next(c for c in standard_callbacks(str(tmp_path), monitor=monitor, mode=mode)
+                if isinstance(c, keras.callbacks.ModelCheckpoint) and c.save_best_only)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    best.set_model(model)
+    path = tmp_path / "checkpoints" / "best.weights.h5"
+    best.on_epoch_end(3, logs={monitor: worse})
+    assert not path.exists()
+    best.on_epoch_end(4, logs={monitor: better})
+    assert path.exists()
+
+
+def test_a_new_run_has_no_best_value_yet(tmp_path):
+    best = next(c for c in standard_callbacks(str(tmp_path))
+                if isinstance(c, keras.callbacks.ModelCheckpoint) and c.save_best_only)
+    assert best.best in (None, float("inf"))  # any first epoch is the best so far

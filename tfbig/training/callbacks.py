@@ -12,6 +12,7 @@ learning rate) before BackupAndRestore saves it. ``standard_callbacks`` puts the
 first.
 """
 
+import csv
 import os
 import time
 
@@ -88,6 +89,23 @@ class LearningRateLogger(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
+def best_in_history(run_dir, monitor, mode):
+    """The best ``monitor`` value in ``history.csv`` (an interrupted run's epochs), or None.
+
+    Keras' callbacks start with no best value when a run resumes, so without it the first
+    epoch after a resume always overwrote ``best.weights.h5``, however bad it was.
+    """
+    path = os.path.join(run_dir, "history.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        values = [float(row[monitor]) for row in csv.DictReader(f)
+                  if row.get(monitor) not in (None, "", "nan", "NA")]
+    if not values:
+        return None
+    return min(values) if mode == "min" else max(values)
+
+
 def standard_callbacks(run_dir, *, monitor="val_loss", mode="min",
                        early_stopping_patience=0, log_writers=()):
     """The callbacks of a run folder (paths as in ../shared/CONTRACT.md).
@@ -110,7 +128,9 @@ def standard_callbacks(run_dir, *, monitor="val_loss", mode="min",
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
         keras.callbacks.ModelCheckpoint(
             os.path.join(checkpoints, "best.weights.h5"), monitor=monitor, mode=mode,
-            save_best_only=True, save_weights_only=True),
+            save_best_only=True, save_weights_only=True,
+            # Resumed: only an epoch better than the interrupted run's best replaces it.
+            initial_value_threshold=best_in_history(run_dir, monitor, mode)),
         keras.callbacks.ModelCheckpoint(
             os.path.join(checkpoints, "last.weights.h5"), save_weights_only=True),
         keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
