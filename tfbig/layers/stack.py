@@ -12,6 +12,14 @@ from tfbig.layers.dropout import Dropout
 from tfbig.layers.positional_encoding import PositionalEmbedding
 
 
+def final_norm(norm_first, epsilon, dtype):
+    """The layer norm that ends a pre-norm stack (its blocks' outputs are un-normed), or
+    None for a post-norm stack (each block already ends with one)."""
+    if not norm_first:
+        return None
+    return keras.layers.LayerNormalization(epsilon=epsilon, name="final_norm", dtype=dtype)
+
+
 class BlockStack(KeepsArguments, keras.layers.Layer):
     """``PositionalEmbedding`` → dropout → ``num_layers`` × ``block_class`` → final norm
     (pre-norm stacks only: their blocks' outputs are un-normed).
@@ -44,10 +52,7 @@ class BlockStack(KeepsArguments, keras.layers.Layer):
                              dtype=self.dtype_policy)
             for i in range(num_layers)
         ]
-        self.final_norm = (
-            keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm",
-                                            dtype=self.dtype_policy)
-            if norm_first else None)
+        self.final_norm = final_norm(norm_first, layer_norm_epsilon, self.dtype_policy)
 
     def build_stack(self, token_ids_shape, *context_shapes):
         """Build the embedding, every block (on the hidden shape, then ``context_shapes``)

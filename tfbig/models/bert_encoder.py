@@ -29,6 +29,7 @@ from keras import ops
 from tfbig.layers.arguments import KeepsArguments
 from tfbig.layers.bert_embedding import BertEmbedding
 from tfbig.layers.encoder_block import EncoderBlock
+from tfbig.layers.stack import final_norm
 from tfbig.layers.validation import check_num_heads
 from tfbig.models.text_inputs import token_ids_shape, unpack_text_inputs
 
@@ -95,10 +96,7 @@ class BertEncoder(KeepsArguments, keras.Model):
                          dtype=self.dtype_policy)
             for i in range(num_layers)
         ]
-        self.final_norm = (
-            keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm",
-                                            dtype=self.dtype_policy)
-            if norm_first else None)
+        self.final_norm = final_norm(norm_first, layer_norm_epsilon, self.dtype_policy)
         self.pooler = keras.layers.Dense(
             hidden_dim, activation="tanh", name="pooler", dtype=self.dtype_policy)
 

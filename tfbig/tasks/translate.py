@@ -3,6 +3,19 @@
 Data: a TSV of ``source<TAB>target`` lines. Model: the encoder-decoder Transformer.
 Loss: masked cross-entropy with label smoothing; metric: masked token accuracy.
 Final metrics: exact match, BLEU, chrF of greedy decoding; token accuracy, perplexity.
+
+Reading order of the default ``python -m tfbig.train``, from the TSV to a prediction:
+
+1. ``tfbig/train.py`` → ``tfbig/training/fit.py`` ``train()``: the driver, top to bottom.
+2. This task: ``load_splits`` (``data/sources.py`` reads, ``data/splits.py`` splits by
+   hash), ``learn_assets`` (``data/tokenizers.py``: characters for the dates sample).
+3. ``data/pipeline.py`` ``translation_dataset``: strings → padded id batches (``tf.data``).
+4. ``models/transformer.py``: ``layers/encoder.py`` and ``decoder.py`` → blocks →
+   ``layers/multi_head_attention.py`` → ``layers/attention.py``, the formula.
+5. ``training/fit.py`` again: compile with ``tfbig/losses.py``, ``model.fit`` with
+   ``training/callbacks.py``.
+6. ``predict_texts`` → ``generation/__init__.py`` ``generate`` (greedy, a key/value cache);
+   ``final_metrics`` → ``scoring/text.py`` (BLEU, chrF, exact match).
 """
 
 import os
