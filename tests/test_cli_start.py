@@ -1,12 +1,11 @@
-"""A quiet, informative start: the commands hide TensorFlow's C++ start-up lines and the
-Python warnings a user can do nothing about (``--verbose`` and a user's own
-``TF_CPP_MIN_LOG_LEVEL`` are respected), and ``train`` says first what it will do."""
+"""A quiet, informative start: the commands hide TensorFlow's C++ start-up lines
+(``--verbose`` and a user's own ``TF_CPP_MIN_LOG_LEVEL`` are respected), print no Python
+warning, and ``train`` says first what it will do."""
 
 import os
 import re
 import subprocess
 import sys
-import warnings
 
 import pytest
 
@@ -96,33 +95,6 @@ def test_verbose_leaves_tensorflows_logging_alone():
     assert result.returncode == 0 and result.stdout == "unset\n", result.stderr
     plain = python("-c", PLAIN)
     assert tensorflow_lines(result.stderr) == tensorflow_lines(plain.stderr), result.stderr
-
-
-def test_verbose_leaves_the_warning_filters_alone(monkeypatch):
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
-    with warnings.catch_warnings():
-        before = list(warnings.filters)
-        quiet_start.quiet_tensorflow(verbose=True)
-        assert warnings.filters == before and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
-
-
-def test_only_the_listed_warnings_of_keras_are_ignored(monkeypatch):
-    monkeypatch.setattr(sys, "warnoptions", [])
-    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        quiet_start.quiet_tensorflow()
-
-        def warn(message, module):
-            warnings.warn_explicit(message, UserWarning, "x.py", 1, module=module)
-        warn("Your input ran out of data; interrupting training.", "keras.src.trainers.x")
-        warn("Your input ran out of data; interrupting training.", "tfbig.training.fit")
-        warn("Something else entirely", "keras.src.trainers.x")
-    assert [(str(w.message), w.filename) for w in caught] == [
-        ("Your input ran out of data; interrupting training.", "x.py"),
-        ("Something else entirely", "x.py")]
 
 
 @pytest.mark.parametrize("line, shown_from_level", [

@@ -37,8 +37,6 @@ LEVEL = {unit: level for level, (_, units) in enumerate(LAYERS) for unit in unit
 KNOWN_UPWARD = {
     ("tfbig.training.fit", "tfbig.tasks"):
         "train() drives a task; a task owning its training moves the driver above tasks",
-    ("tfbig.training.fit", "tfbig.tasks.data_files"):
-        "the start line names the shipped sample; goes with the driver",
     ("tfbig.training.finetune", "tfbig.inference"):
         "a pretrained start loads its run; goes with the driver",
 }

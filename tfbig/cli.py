@@ -3,8 +3,8 @@
 - Bad usage or bad input: one line ``error: ...`` on stderr, exit status 2, no traceback
   (``--debug`` shows it). Ctrl-C: exit 130 with a hint on how to resume.
 - No TensorFlow import here: ``--help`` must answer in well under 2 seconds.
-- A quiet start (:mod:`tfbig.quiet_start`): none of TensorFlow's C++ start-up lines, none
-  of the Python warnings a user can do nothing about; ``--verbose`` shows them all.
+- A quiet start (:mod:`tfbig.quiet_start`): none of TensorFlow's C++ start-up lines;
+  ``--verbose`` shows them all.
 """
 
 import argparse
@@ -53,8 +53,7 @@ def add_train_flags(parser):
 def add_common_flags(parser):
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's own log lines and every Python warning "
-                             "(hidden by default)")
+                        help="show TensorFlow's own log lines (hidden by default)")
 
 
 def config_from_args(args):

@@ -50,6 +50,7 @@ def require(module):
 
 
 def check(modules):
-    """Raise for the first of ``modules`` that is not installed (without keeping it)."""
+    """Raise for the first of ``modules`` that is not installed (a command calls this before
+    it starts any work)."""
     for module in modules:
         require(module)

@@ -1,5 +1,5 @@
-"""A quiet, informative start for the commands: TensorFlow's C++ start-up lines and the
-Python warnings a user can do nothing about are held back; ``--verbose`` shows them all.
+"""A quiet start for the commands: TensorFlow's C++ start-up lines are held back;
+``--verbose`` shows them all.
 
 What hides which line, measured with TensorFlow 2.21 on a machine without a GPU:
 
@@ -18,7 +18,6 @@ import os
 import re
 import sys
 import tempfile
-import warnings
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 # 3 = FATAL only. Not 2: on a machine without a GPU the start-up lines that remain at 2
@@ -30,16 +29,6 @@ QUIET_LOG_LEVEL = "3"
 # the banner absl prints before them.
 _ABSL_LINE = re.compile(r"[IWEF]\d{4} [\d:.]+ +\d+ [^\]\s]+:\d+\] ")
 _ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called"
-
-# Python warnings from TensorFlow's and Keras' own code that a user of the commands can do
-# nothing about: (category, message regex, module regex). Warnings tfbig itself causes are
-# fixed where they arise instead (e.g. a softmax over one key: tfbig.layers.attention).
-IGNORED_WARNINGS = (
-    # Keras 3.15, fitting with steps_per_epoch: every evaluation reaches the end of the
-    # validation set (also filtered inside tfbig.training.fit for library callers).
-    (UserWarning, r"Your input ran out of data", r"keras(\.|$)"),
-)
-
 
 def log_level():
     """TensorFlow's C++ log level now: 0 (all) … 3 (FATAL only); 0 if unset or invalid."""
@@ -124,9 +113,11 @@ def quiet_tensorflow(verbose=False):
 
     - ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set the variable (their level wins);
     - the lines TensorFlow's libraries print while loading, before that level applies, are
-      held back unless they pass it (:class:`_QuietTensorFlowImport`);
-    - Python warnings from TensorFlow/Keras internals listed in :data:`IGNORED_WARNINGS`
-      are ignored, unless the user asked for warnings with ``-W`` or ``PYTHONWARNINGS``.
+      held back unless they pass it (:class:`_QuietTensorFlowImport`).
+
+    Python warnings are not filtered here: the one Keras warning a user can do nothing
+    about ("Your input ran out of data") is ignored where it arises, around ``model.fit`` in
+    :mod:`tfbig.training.fit`, and the ones tfbig caused are fixed at their source.
     """
     if verbose:
         return
@@ -134,7 +125,3 @@ def quiet_tensorflow(verbose=False):
     if (log_level() > 0 and "tensorflow" not in sys.modules
             and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path)):
         sys.meta_path.insert(0, _QuietTensorFlowImport())
-    if not sys.warnoptions:
-        for category, message, module in IGNORED_WARNINGS:
-            warnings.filterwarnings("ignore", message=message, category=category,
-                                    module=module)

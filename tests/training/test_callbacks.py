@@ -68,6 +68,8 @@ def test_a_resumed_run_keeps_its_best_checkpoint_until_a_better_epoch(
 
 
 def test_a_new_run_has_no_best_value_yet(tmp_path):
-    best = next(c for c in standard_callbacks(str(tmp_path))
-                if isinstance(c, keras.callbacks.ModelCheckpoint) and c.save_best_only)
-    assert best.best in (None, float("inf"))  # any first epoch is the best so far
+    from tfbig.training.callbacks import best_in_history
+
+    assert best_in_history(str(tmp_path), "val_loss", "min") is None  # no history.csv
+    (tmp_path / "history.csv").write_text("epoch,val_loss\n0,\n", encoding="utf-8")
+    assert best_in_history(str(tmp_path), "val_loss", "min") is None  # no value logged

@@ -236,8 +236,6 @@ def _data_line(config, splits):
     """``data: translate task, the shipped sample dates.tsv: 6,367 train, 815 validation,
     818 test examples`` (or the ``--data`` path; with ``data.val_path``, that file after
     the counts)."""
-    from tfbig.tasks.data_files import data_path
-
     def shown(path):  # relative to the working directory if inside it
         try:
             relative = os.path.relpath(path)
@@ -246,7 +244,7 @@ def _data_line(config, splits):
         return path if relative.split(os.sep)[0] == os.pardir else relative
 
     source = (shown(config.data.path) if config.data.path else
-              f"the shipped sample {os.path.basename(data_path(config))}")
+              f"the shipped sample {config_lib.SAMPLE_DATA[config.task]}")
     counts = {split: f"{len(splits[split]):,} {split}" for split in splits}
     if config.data.val_path:
         return (f"data: {config.task} task, {source}: {counts['train']}, {counts['test']} "
