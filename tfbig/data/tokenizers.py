@@ -10,6 +10,8 @@ This is the front door; the pieces live beside it:
 - ``char_tokenizer``       ``CharTokenizer``: one token per character
 - ``word_tokenizer``       ``WordTokenizer``: one token per whitespace-separated word
 - ``wordpiece_tokenizer``  ``WordPieceTokenizer``: BERT-style subwords
+- ``subword_tokenizer``    ``SubwordTokenizer``: WordPiece on ``▁``-marked words, exact round
+                           trip (spaces and punctuation come back as they were)
 - ``sentencepiece_tokenizer``  ``SentencePieceTokenizer``: SentencePiece subwords (unigram or
                            BPE), exact round trip; learning needs ``pip install sentencepiece``
 
@@ -34,6 +36,7 @@ from tfbig.data.sentencepiece_tokenizer import (SentencePieceTokenizer,
                                                 load_sentencepiece_tokenizer)
 from tfbig.special_tokens import (CLS_ID, END_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID,
                                        SEP_ID, SPECIAL_TOKENS, START_ID, UNK_ID)
+from tfbig.data.subword_tokenizer import SubwordTokenizer, learn_subword_vocabulary
 from tfbig.data.text_normalization import check_normalization_form, normalize_text
 from tfbig.data.word_tokenizer import WordTokenizer, learn_word_vocabulary
 from tfbig.data.wordpiece_tokenizer import WordPieceTokenizer, learn_wordpiece_vocabulary
@@ -42,7 +45,8 @@ from tfbig.errors import TfbigError
 __all__ = [
     "CLS_ID", "END_ID", "MASK_ID", "NUM_SPECIAL_TOKENS", "PAD_ID", "SEP_ID", "SPECIAL_TOKENS",
     "START_ID", "UNK_ID", "TOKENIZER_KINDS", "CharTokenizer", "SentencePieceTokenizer",
-    "Tokenizer", "WordPieceTokenizer", "WordTokenizer", "learn_tokenizer", "load_tokenizer",
+    "SubwordTokenizer", "Tokenizer", "WordPieceTokenizer", "WordTokenizer", "learn_tokenizer",
+    "load_tokenizer",
 ]
 
 # kind -> (class, learner of what the class is built from: a vocabulary; SentencePiece: a model)
@@ -51,6 +55,7 @@ TOKENIZER_KINDS = {
     WordTokenizer.kind: (WordTokenizer, learn_word_vocabulary),
     WordPieceTokenizer.kind: (WordPieceTokenizer, learn_wordpiece_vocabulary),
     SentencePieceTokenizer.kind: (SentencePieceTokenizer, learn_sentencepiece_model),
+    SubwordTokenizer.kind: (SubwordTokenizer, learn_subword_vocabulary),
 }
 
 _BATCH_SIZE = 1024  # texts normalised per TensorFlow call while learning
@@ -65,7 +70,8 @@ def learn_tokenizer(kind, texts, *, vocab_size=8000, lower_case=False, strip_acc
     given options (the same the tokenizer then applies), and counted.
 
     Args:
-        kind: ``"char"``, ``"word"`` (whitespace), ``"wordpiece"`` or ``"sentencepiece"``.
+        kind: ``"char"``, ``"word"`` (whitespace), ``"wordpiece"``, ``"sentencepiece"`` or
+            ``"subword"``.
         texts: an iterable of ``str`` (a list, a generator over a file's lines, ...).
         vocab_size: the largest vocabulary wanted, the 7 special tokens included. The
             result can be smaller when the corpus has fewer distinct tokens.
@@ -76,8 +82,8 @@ def learn_tokenizer(kind, texts, *, vocab_size=8000, lower_case=False, strip_acc
             ``"bpe"``.
 
     Returns:
-        A ``CharTokenizer``, ``WordTokenizer``, ``WordPieceTokenizer`` or
-        ``SentencePieceTokenizer``.
+        A ``CharTokenizer``, ``WordTokenizer``, ``WordPieceTokenizer``,
+        ``SentencePieceTokenizer`` or ``SubwordTokenizer``.
 
     Raises:
         TfbigError: unknown ``kind``, ``vocab_size`` too small, ``texts`` not strings or

@@ -6,7 +6,7 @@ looked up whole, so ``"cat,"`` and ``"cat"`` are different tokens and a word mis
 the vocabulary becomes ``[UNK]``. Detokenizing joins the words with single spaces, so
 ``detokenize(tokenize(x)) == normalize_text(x)`` whenever every word of ``x`` is in the
 vocabulary (normalisation has already reduced every run of whitespace to one space).
-For open-vocabulary text use ``"wordpiece"`` or ``"sentencepiece"``.
+For open-vocabulary text use ``"wordpiece"``, ``"subword"`` or ``"sentencepiece"``.
 """
 
 import collections

@@ -67,6 +67,7 @@ class WordPieceTokenizer(Tokenizer):
     """
 
     kind = "wordpiece"
+    max_bytes_per_word = 100  # a longer word becomes [UNK] (tensorflow-text's default)
 
     def __init__(self, vocabulary, **options):
         super().__init__(vocabulary, **options)
@@ -76,11 +77,16 @@ class WordPieceTokenizer(Tokenizer):
             suffix_indicator=SUFFIX_INDICATOR,
             token_out_type=tf.int32,
             unknown_token=special_tokens.UNK,
-            no_pretokenization=True,  # the words come from self._pretokenizer
+            max_bytes_per_word=self.max_bytes_per_word,
+            no_pretokenization=True,  # the words come from self._split_words
             support_detokenization=True)
 
+    def _split_words(self, normalized):
+        """Pre-tokenisation: ``[batch]`` normalised strings → ``[batch, (words)]`` strings."""
+        return self._pretokenizer.tokenize(normalized)
+
     def _tokenize_normalized(self, normalized):
-        words = self._pretokenizer.tokenize(normalized)  # [batch, (words)] string
+        words = self._split_words(normalized)  # [batch, (words)] string
         pieces = self._wordpiece.tokenize(words)  # [batch, (words), (pieces)] int32
         return pieces.merge_dims(-2, -1)  # [batch, (tokens)]
 
@@ -91,7 +97,8 @@ class WordPieceTokenizer(Tokenizer):
         return text
 
 
-def learn_wordpiece_vocabulary(normalized_batches, vocab_size, min_count=None):
+def learn_wordpiece_vocabulary(normalized_batches, vocab_size, min_count=None, *,
+                               split_words=None):
     """Learn a WordPiece vocabulary with tensorflow-text's BERT vocabulary learner.
 
     This is what ``tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset`` does
@@ -110,14 +117,17 @@ def learn_wordpiece_vocabulary(normalized_batches, vocab_size, min_count=None):
         normalized_batches: an iterable of 1-D string tensors (or arrays) of normalised text.
         vocab_size: the largest vocabulary wanted, special tokens included.
         min_count: lowest piece count the learner may accept (``None``: 1).
+        split_words: the pre-tokenizer whose words are counted, ``[batch]`` strings →
+            ``[batch, (words)]`` strings (``None``: BERT's, as ``WordPieceTokenizer`` splits;
+            ``SubwordTokenizer`` passes its own).
 
     Returns:
         ``SPECIAL_TOKENS`` followed by word pieces.
     """
-    pretokenizer = bert_pretokenizer()
+    split_words = split_words or bert_pretokenizer().tokenize
     word_counts = collections.Counter()
     for batch in normalized_batches:
-        word_counts.update(pretokenizer.tokenize(batch).flat_values.numpy())
+        word_counts.update(split_words(batch).flat_values.numpy())
     word_counts = {word.decode("utf-8"): count for word, count in word_counts.items()}
     if not word_counts:
         return list(special_tokens.SPECIAL_TOKENS)
