@@ -14,10 +14,12 @@ def build_parser():
                                         "trained run.")
     parser.add_argument("--run", required=True, metavar="DIR", help="a finished run folder")
     parser.add_argument("--input", metavar="FILE", help="input lines (default: stdin)")
-    parser.add_argument("--decode", choices=("greedy", "beam", "sample"), default="greedy",
-                        help="decoding strategy for text outputs (translate, lm)")
-    parser.add_argument("--beam-size", type=int, default=4, metavar="N",
-                        help="beams kept with --decode beam")
+    parser.add_argument("--decode", choices=("greedy", "beam", "sample"),
+                        help="decoding strategy for text outputs (translate, lm); default: "
+                             "the run's final decoding for translate (beam search on natural "
+                             "language, greedy on symbolic data), greedy for lm")
+    parser.add_argument("--beam-size", type=int, metavar="N",
+                        help="beams kept with --decode beam (default: the run's, 4)")
     parser.add_argument("--max-length", type=int, metavar="N",
                         help="most tokens to generate (default: the run's target length)")
     parser.add_argument("--temperature", type=float, default=1.0)
@@ -53,7 +55,7 @@ def main(argv):
     require_run(args.run)
     if args.max_length is not None and args.max_length < 1:
         raise TfbigError(f"--max-length must be >= 1, received {args.max_length}")
-    if args.beam_size < 1:
+    if args.beam_size is not None and args.beam_size < 1:
         raise TfbigError(f"--beam-size must be >= 1, received {args.beam_size}")
     if args.batch_size < 1:
         raise TfbigError(f"--batch-size must be >= 1, received {args.batch_size}")
@@ -62,13 +64,15 @@ def main(argv):
     from tfbig.inference import load_run
 
     task, model = load_run(args.run)
-    sampling = {}
-    if args.decode == "sample":
+    method, sampling = args.decode or "greedy", {}
+    if args.decode is None and hasattr(task, "final_decoding"):
+        method, sampling = task.final_decoding()  # what the run's test metrics used
+    if method == "sample":
         sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                         seed=args.seed)
-    elif args.decode == "beam":
-        sampling = dict(beam_size=args.beam_size)
-    outputs = task.predict_texts(model, lines, method=args.decode, max_length=args.max_length,
+    elif method == "beam":
+        sampling = {**sampling, "beam_size": args.beam_size or sampling.get("beam_size", 4)}
+    outputs = task.predict_texts(model, lines, method=method, max_length=args.max_length,
                                  batch_size=args.batch_size, **sampling)
     sys.stdout.write("".join(f"{output}\n" for output in outputs))
 

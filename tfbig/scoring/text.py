@@ -64,7 +64,7 @@ def _reference_streams(hypotheses, references):
     return hypotheses, streams
 
 
-def corpus_bleu(hypotheses, references):
+def corpus_bleu(hypotheses, references, lowercase=False):
     """Corpus-level BLEU, 0–100, exactly ``sacrebleu.corpus_bleu(hyps, streams).score``.
 
     BLEU = BP * exp(sum_{n=1..4} (1/4) log p_n), with p_n the clipped n-gram precision
@@ -77,13 +77,36 @@ def corpus_bleu(hypotheses, references):
         hypotheses: N detokenised model outputs.
         references: N entries, each a reference string or a list of reference strings
             (the same number for every hypothesis).
+        lowercase: case-fold both sides first (the score many tutorials report).
 
     Example:
         >>> corpus_bleu(["the cat sat on the mat"], ["the cat sat on the mat"])
         100.00000000000004
     """
     hypotheses, streams = _reference_streams(hypotheses, references)
-    return float(_sacrebleu().corpus_bleu(hypotheses, streams).score)
+    return float(_sacrebleu().corpus_bleu(hypotheses, streams, lowercase=lowercase).score)
+
+
+def translation_scores(hypotheses, references):
+    """BLEU as the field reports it: cased (sacrebleu's default), lower-cased, chrF, and
+    sacrebleu's signatures, which say exactly how each was computed.
+
+    Example:
+        >>> scores = translation_scores(["The cat."], ["the cat."])
+        >>> scores["bleu"] < scores["bleu_lowercase"] == 100.0
+        True
+        >>> scores["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+        True
+    """
+    sacrebleu = _sacrebleu()
+    hypotheses, streams = _reference_streams(hypotheses, references)
+    scores = {}
+    for name, metric in (("bleu", sacrebleu.metrics.BLEU()),
+                         ("bleu_lowercase", sacrebleu.metrics.BLEU(lowercase=True)),
+                         ("chrf", sacrebleu.metrics.CHRF())):
+        scores[name] = float(metric.corpus_score(hypotheses, streams).score)
+        scores[f"{name}_signature"] = str(metric.get_signature())
+    return scores
 
 
 def corpus_chrf(hypotheses, references):
