@@ -138,3 +138,21 @@ def run_layer_test(layer_factory, inputs, call_kwargs=None, build_args=None,
                      if np.array_equal(keras.ops.convert_to_numpy(w), w0)]
         assert not unchanged, f"one fit step left these weights unchanged: {unchanged}"
     return eager
+
+
+def natural_pairs(count, seed=0):
+    """``count`` sentence pairs over a generated lexicon of 3,000 words drawn Zipf-like:
+    text that looks like natural language to tfbig's data-derived defaults."""
+    import random
+
+    rng = random.Random(seed)
+    consonants, vowels = "bcdfghjklmnprstvz", "aeiou"
+    words = sorted({"".join(rng.choice(consonants) + rng.choice(vowels)
+                            for _ in range(rng.randint(1, 4))) for _ in range(4000)})[:3000]
+    weights = [1 / (rank + 1) for rank in range(len(words))]
+
+    def sentence():
+        chosen = rng.choices(words, weights, k=rng.randint(4, 14))
+        return " ".join(chosen).capitalize() + rng.choice([".", "!", "?"])
+
+    return [(sentence(), sentence()) for _ in range(count)]

@@ -55,7 +55,14 @@ def test_train_starts_quietly_and_says_what_will_happen(tmp_path):
         assert len(matches) == 1, (pattern, result.stderr)  # once each
         found.append(matches[0])
     assert found == sorted(found), result.stderr  # in this order
-    assert found[:5] == list(range(5)), result.stderr  # the first lines, nothing before
+    # First what the data decided, a line a key with its reason; then the five start lines.
+    chosen = [line for line in lines if line.startswith("default from the data: ")]
+    assert chosen[0].startswith("default from the data: data.tokenizer=char ("), chosen
+    assert all(re.fullmatch(r"default from the data: [\w.]+=\S+ \(.+\)", line)
+               for line in chosen), chosen
+    first = len(chosen)
+    assert lines[:first] == chosen, result.stderr
+    assert found[:5] == list(range(first, first + 5)), result.stderr  # nothing in between
     assert "Epoch 1/2" in lines[found[4]:found[5]]  # the estimate follows the first epoch
     assert f"run folder: {run_dir}" in result.stdout.splitlines()
 

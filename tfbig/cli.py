@@ -38,6 +38,9 @@ def add_train_flags(parser):
                         help="batches per epoch (default: the whole training split)")
     parser.add_argument("--batch-size", type=int, metavar="N", help="global batch size")
     parser.add_argument("--learning-rate", type=float, metavar="X", help="peak learning rate")
+    parser.add_argument("--time-budget", type=float, metavar="MINUTES",
+                        help="train for this many minutes: the steps that fit are planned "
+                             "from the measured step time, the run stops on time")
     parser.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy")
     parser.add_argument("--precision", choices=PRECISIONS, help="float32 or mixed precision")
     parser.add_argument("--seed", type=int, metavar="N", help="seed of everything random")
@@ -62,7 +65,7 @@ def config_from_args(args):
 
     flags = {name: getattr(args, name, None) for name in (
         "task", "model", "data", "val_data", "epochs", "steps_per_epoch", "batch_size",
-        "learning_rate", "strategy", "precision", "seed")}
+        "learning_rate", "strategy", "precision", "seed", "time_budget")}
     assignments = list(args.set)
     if getattr(args, "skip_bad_lines", False):
         assignments.append("data.skip_bad_lines=true")

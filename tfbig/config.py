@@ -5,6 +5,10 @@ A config is resolved in one order, later wins:
     field defaults → task defaults → ``model.preset`` sizes → ``--config FILE`` →
     train flags (``--epochs`` …) → ``--set key.path=value``
 
+A config remembers which keys were set explicitly (``RunConfig.explicit``). Once the data
+is read, a task may fill the other keys from it (``with_data_defaults``: the tokenizer,
+vocabulary and model size of the translate task), so a choice made by the user always wins.
+
 Every field has a one-line comment; ``validate`` in each ``__post_init__`` rejects bad values
 with a :class:`~tfbig.errors.TfbigError` naming the field, the value, and what is expected.
 This module imports no TensorFlow (the CLIs' ``--help`` must stay fast).
@@ -23,8 +27,9 @@ TASKS = ("translate", "classify", "lm", "mlm", "image")
 MODELS = ("transformer", "bert", "gpt", "rnn", "cnn", "vit")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-TOKENIZERS = ("auto", "char", "word", "wordpiece", "sentencepiece")
-SCHEDULES = ("transformer", "constant", "linear", "cosine", "plateau")
+TOKENIZERS = ("auto", "char", "word", "wordpiece", "sentencepiece", "subword")
+SCHEDULES = ("transformer", "constant", "linear", "cosine", "plateau", "planned")
+DECODERS = ("auto", "greedy", "beam")
 
 # The validation metrics each task's Keras model logs (from its loss_and_metrics) and the
 # ones tfbig.training.task_metrics adds at epoch end (when train.epoch_metrics_examples > 0):
@@ -46,6 +51,8 @@ LOWER_IS_BETTER = ("loss", "cross_entropy", "perplexity")
 PRESETS = {
     "tiny": dict(num_layers=1, d_model=64, num_heads=2, dff=128),
     "small": dict(num_layers=2, d_model=128, num_heads=4, dff=512),
+    # 3 + 3 layers of width 256: the TensorFlow tutorial's translation Transformer
+    "medium": dict(num_layers=3, d_model=256, num_heads=8, dff=512),
     "base": dict(num_layers=6, d_model=512, num_heads=8, dff=2048),  # the paper's base
     "benchmark": dict(num_layers=4, d_model=256, num_heads=8, dff=1024),
 }
@@ -79,9 +86,11 @@ class DataConfig:
     validation_split: float = 0.1  # fraction held out for validation when val_path is ""
     test_split: float = 0.1  # fraction held out for the final test metrics
     skip_bad_lines: bool = False  # skip (and count) malformed lines instead of stopping
-    # char | word | wordpiece | sentencepiece | auto (char for translate, else wordpiece)
+    # char | word | wordpiece | sentencepiece | subword | auto (char for translate, else wordpiece)
     tokenizer: str = "auto"
-    vocab_size: int = 8000  # largest vocabulary learnt from the training split
+    # Largest vocabulary learnt from the training split (per side for translate, where by
+    # default it follows the corpus: see tfbig.tasks.translate_defaults)
+    vocab_size: int = 8000
     lower_case: bool = False  # case-fold text (keeps accents unless strip_accents)
     strip_accents: bool = False  # remove combining accents after NFD
     max_source_length: int = 0  # source/input tokens kept; 0 = longest in the data
@@ -158,8 +167,10 @@ class TrainConfig:
     learning_rate: float = 1e-3  # peak learning rate; 0 = the paper's d_model^-0.5·warmup^-0.5
     # transformer (paper) | constant | linear | cosine | plateau (warm-up, then the rate is
     # multiplied by plateau_factor whenever train.monitor stalls for plateau_patience epochs)
+    # | planned (warm-up, then linear decay to 0 where train.time_budget runs out; the
+    # default of a time-budgeted run)
     schedule: str = "transformer"
-    warmup_steps: int = 200  # linear warm-up steps
+    warmup_steps: int = 200  # linear warm-up steps (schedule=planned: 0 = 10% of the plan)
     plateau_patience: int = 2  # schedule=plateau: epochs without improvement before a cut
     plateau_factor: float = 0.5  # schedule=plateau: the rate is multiplied by this at a cut
     # Fine-tuning: block k below the head learns at learning_rate · decay^k, the embeddings
@@ -183,6 +194,17 @@ class TrainConfig:
     # XLA trained the reference Transformer ~15% slower than TensorFlow's own kernels)
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1  # train steps per compiled call (fewer Python round trips)
+    # Tokens (padding included) per training batch, batches grouped by length so they
+    # hold little padding; 0 = batch_size examples per batch (translate only)
+    batch_tokens: int = 0
+    # Minutes of training: the run measures its step time, plans the steps that fit (the
+    # learning-rate schedule ends there) and stops on time; 0 = no budget (train.epochs)
+    time_budget: float = 0.0
+    # Decoding for the final text-to-text metrics (per-epoch val_bleu is always greedy):
+    # auto (beam for natural language, greedy for symbolic data) | greedy | beam
+    final_decode: str = "auto"
+    beam_size: int = 4  # beams of final_decode=beam (the paper: 4)
+    length_penalty: float = 0.6  # GNMT's α of final_decode=beam (the paper: 0.6)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "steps_per_execution"):
@@ -190,7 +212,7 @@ class TrainConfig:
             _check(isinstance(value, int) and value >= 1, f"train.{name}", value,
                    "a positive integer")
         for name in ("steps_per_epoch", "warmup_steps", "early_stopping_patience",
-                     "epoch_metrics_examples"):
+                     "epoch_metrics_examples", "batch_tokens"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 0, f"train.{name}", value,
                    "an integer >= 0")
@@ -216,6 +238,15 @@ class TrainConfig:
                "in [0, 1)")
         _check_choice("train.strategy", self.strategy, STRATEGIES)
         _check_choice("train.precision", self.precision, PRECISIONS)
+        _check(self.time_budget >= 0, "train.time_budget", self.time_budget,
+               "minutes >= 0 (0 = no budget)")
+        _check(self.schedule != "planned" or self.time_budget > 0, "train.schedule",
+               self.schedule, "a schedule other than planned when train.time_budget is 0 "
+               "(planned decays to 0 where the time budget ends)")
+        _check_choice("train.final_decode", self.final_decode, DECODERS)
+        _check(isinstance(self.beam_size, int) and self.beam_size >= 1, "train.beam_size",
+               self.beam_size, "a positive integer")
+        _check(self.length_penalty >= 0, "train.length_penalty", self.length_penalty, ">= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +258,10 @@ class RunConfig:
     search_space: dict = dataclasses.field(default_factory=dict)  # for tfbig.tune
     # Fine-tuning: where the weights came from ({source, path, method, lora_rank}); {} = none
     pretrained: dict = dataclasses.field(default_factory=dict)
+    # The "section.field" keys the user set (file, flags, --set, a preset); the others may
+    # be filled from the data (with_data_defaults). None = unknown (a config built in
+    # Python): then every field that differs from its default counts as set.
+    explicit: frozenset | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         _check_choice("task", self.task, TASKS)
@@ -248,7 +283,17 @@ class RunConfig:
         return KERAS_METRICS[self.task] + extra
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        mapping = dataclasses.asdict(self)
+        del mapping["explicit"]  # how the values were chosen, not a value
+        return mapping
+
+    def is_explicit(self, key):
+        """Whether ``"section.field"`` was set by the user rather than left to a default."""
+        if self.explicit is not None:
+            return key in self.explicit
+        section, _, field = key.partition(".")
+        default = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}[section]()
+        return getattr(getattr(self, section), field) != getattr(default, field)
 
     def save(self, path):
         """Write the resolved config as JSON (atomically: never a half-written file)."""
@@ -285,6 +330,7 @@ FLAG_FIELDS = {
     "epochs": "train.epochs", "steps_per_epoch": "train.steps_per_epoch",
     "batch_size": "train.batch_size", "learning_rate": "train.learning_rate",
     "strategy": "train.strategy", "precision": "train.precision", "seed": "train.seed",
+    "time_budget": "train.time_budget",
 }
 
 
@@ -350,9 +396,11 @@ def resolve(overrides, source="config"):
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TfbigError(f"{source}: unknown config key {key!r}{hint}; valid keys: "
                              + ", ".join(valid_keys()))
+    explicit = {key for key in overrides if key not in TOP_LEVEL}
     preset = values["model"].get("preset", "")
     if preset in PRESETS:
         values["model"] = {**PRESETS[preset], **values["model"]}
+        explicit |= {f"model.{field}" for field in PRESETS[preset]}
     task = top.get("task", "translate")
     model_name = values["model"].get("name") or DEFAULT_MODEL.get(task, "")
     for scope in ((task, model_name), (task, "")):  # the model-specific values first
@@ -366,7 +414,35 @@ def resolve(overrides, source="config"):
         train=TrainConfig(**values["train"]),
         search_space=top.get("search_space", {}),
         pretrained=top.get("pretrained", {}),
+        explicit=frozenset(explicit),
     )
+
+
+def with_data_defaults(config, choices):
+    """Fill the keys the user left to a default with values derived from the data.
+
+    Args:
+        config: a resolved :class:`RunConfig`.
+        choices: ``[(key, value, reason)]``, e.g. ``("model.preset", "medium", "≈380k
+            target tokens")``; ``model.preset`` brings its sizes (each, unless set).
+
+    Returns:
+        ``(config, applied)``: the new config and the ``(key, value, reason)`` applied.
+    """
+    applied, changes = [], {}
+    for key, value, reason in choices:
+        if config.is_explicit(key):
+            continue
+        applied.append((key, value, reason))
+        changes[key] = value
+        if key == "model.preset":
+            changes.update({f"model.{field}": size for field, size in PRESETS[value].items()
+                            if not config.is_explicit(f"model.{field}")})
+    sections = {}
+    for key, value in changes.items():
+        section, _, field = key.partition(".")
+        sections.setdefault(section, {})[field] = value
+    return replace(config, **sections), applied
 
 
 def load_config_file(path):

@@ -256,6 +256,46 @@ def test_translation_augments_sources_only_and_reproducibly():
     assert (noisy_source != 0).sum() < 0.9 * (plain_source != 0).sum()
 
 
+def token_batch_setup():
+    pairs = list(read_pairs(os.path.join(DATA, "dates.tsv")))[:300]
+    source = learn_tokenizer("char", [s for s, _ in pairs])
+    target = learn_tokenizer("char", [t for _, t in pairs])
+    return pairs, source, target
+
+
+def test_token_batches_group_by_length_hold_the_token_budget_and_shift_targets():
+    pairs, source, target = token_batch_setup()
+    options = dict(batch_tokens=256, source_length=40, target_length=12, seed=3)
+    dataset = pipeline.translation_token_batches(pairs, source, target, **options)
+    per_epoch = pipeline.token_batches_per_epoch(
+        [max(len(s), len(t) + 1) for s, t in pairs], 40, 256)
+    seen = batches(dataset.take(3 * per_epoch))
+    for (source_ids, decoder_inputs), decoder_targets in seen:
+        padded = source_ids.shape[1]
+        assert padded % pipeline.BUCKET_STEP == 0 and padded <= 48
+        assert source_ids.shape[0] == 256 // padded  # the bucket's batch size, all rows full
+        assert decoder_inputs.shape == decoder_targets.shape == (256 // padded, padded)
+        assert source_ids.dtype == decoder_inputs.dtype == np.int32
+        assert (decoder_inputs[:, 0] == START_ID).all()
+        np.testing.assert_array_equal(decoder_inputs[:, 1:], np.where(
+            decoder_targets[:, :-1] == END_ID, 0, decoder_targets[:, :-1]))
+        # Short of the next bucket down: the batch's longest example needed this one.
+        longest = max((source_ids != 0).sum(1).max(), (decoder_inputs != 0).sum(1).max())
+        assert padded - pipeline.BUCKET_STEP < longest <= padded
+    # Three passes' worth of batches hold about three passes of the examples.
+    rows = sum(batch[0][0].shape[0] for batch in seen)
+    assert abs(rows - 3 * len(pairs)) < 0.1 * 3 * len(pairs)
+    again = batches(pipeline.translation_token_batches(pairs, source, target, **options)
+                    .take(3))
+    assert_same_batches(again, seen[:3])  # seeded: the same stream
+
+
+def test_token_buckets_give_long_batches_fewer_rows():
+    boundaries, sizes = pipeline.token_buckets(30, 240)
+    assert boundaries == [9, 17, 25, 33] and sizes == [30, 15, 10, 7, 1]
+    assert pipeline.token_batches_per_epoch([5] * 60 + [20] * 20, 30, 240) == 4
+
+
 # ------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("build, message", [
     (lambda r, t, l: classification([("text", "unknown")], t, l),

@@ -288,3 +288,29 @@ def test_back_translation_with_a_trained_reverse_run(finished_run, tmp_path):
     with pytest.raises(TfbigError, match=r"is not callable; for a run folder pass "
                                          r"tfbig\.inference\.run_predictor\(folder\)"):
         back_translate(words, run_dir)
+
+
+def test_a_time_budget_run_on_natural_language_uses_the_data_defaults_and_stops_on_time(
+        tmp_path, capsys):
+    """The real-data path end to end: subwords, token batches, the planned schedule, a
+    stop on time (18 s of budget; the slack is one validation and one step), beam search
+    and BLEU as the field reports it."""
+    from helpers import natural_pairs
+
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"{s}\t{t}\n" for s, t in natural_pairs(1500)), encoding="utf-8")
+    config = config_lib.resolve({"data.path": str(data), "model.preset": "tiny",
+                                 "train.time_budget": 0.3, "train.jit_compile": False,
+                                 "train.epoch_metrics_examples": 16})
+    summary = train(config, str(tmp_path / "run"))
+    saved = config_lib.from_dict(run_folder.read_json(str(tmp_path / "run" / "config.json")))
+    assert saved.data.tokenizer == "subword" and saved.train.batch_tokens > 0
+    assert saved.train.schedule == "planned" and saved.train.final_decode == "beam"
+    assert saved.model.d_model == config_lib.PRESETS["tiny"]["d_model"]  # the user's preset
+    assert summary["train_seconds"] <= 0.3 * 60 + 8
+    assert summary["test"]["decoding"].startswith("beam (4 beams")
+    assert summary["test"]["bleu_signature"].startswith("nrefs:1|case:mixed")
+    assert 0 <= summary["test"]["bleu"] <= summary["test"]["bleu_lowercase"] <= 100
+    err = capsys.readouterr().err
+    assert "default from the data: data.tokenizer=subword" in err
+    assert "time budget: 18 s → about" in err and "computed after the budget" in err

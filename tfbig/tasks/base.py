@@ -4,6 +4,7 @@ The training loop (``tfbig.training.fit``), ``predict`` and ``evaluate`` only ca
 methods, in this order:
 
     check_augment(), load_splits()      validate + read + split the data (no TensorFlow)
+    data_defaults(train)                config values chosen from the data (translate)
     learn_assets(train) / load_assets   tokenizers or label names, learnt from train only
     resolve_lengths(train) → config     fill data-dependent config fields (sequence lengths)
     save_assets(run_dir)
@@ -43,6 +44,11 @@ class Task:
         if self.config.data.augment:
             raise TfbigError(f"data.augment: the {self.name} task has no augmentations; "
                              f"remove data.augment")
+
+    def data_defaults(self, train_examples):
+        """``[(config key, value, reason)]`` chosen from the training examples, applied where
+        the user set nothing (``tfbig.config.with_data_defaults``). None by default."""
+        return []
 
     def read_examples(self, path, *, skip_bad_lines=False, report=None):
         """Every example of ``path`` in the task's shape (fails on the first bad line)."""

@@ -50,6 +50,13 @@ class TranslateTask(Task):
         if self.config.data.augment:
             TextAugmentConfig.from_dict(self.config.data.augment)
 
+    def data_defaults(self, train_pairs):
+        """Tokenizer, vocabulary, model size, batching and decoding chosen from the data
+        (``tfbig.tasks.translate_defaults``): ``[(key, value, reason)]``."""
+        from tfbig.tasks.translate_defaults import data_defaults
+
+        return data_defaults(train_pairs, batch_size=self.config.train.batch_size)
+
     def learn_assets(self, train_pairs):
         """Learn source and target vocabularies from the training split only."""
         from tfbig.data.tokenizers import learn_tokenizer
@@ -67,17 +74,23 @@ class TranslateTask(Task):
         The target length counts the decoder positions: tokens + 1 ([START] or [END]).
         Both are capped at ``model.max_length`` and at least 3.
         """
-        from tfbig.data.pipeline import longest_tokenized
+        from tfbig.data.pipeline import tokenized_lengths
 
         data, cap = self.config.data, self.config.model.max_length
-        source = data.max_source_length or longest_tokenized(
-            (s for s, _ in train_pairs), self.source_tokenizer)
-        target = data.max_target_length or longest_tokenized(
-            (t for _, t in train_pairs), self.target_tokenizer) + 1
+        source_lengths = tokenized_lengths((s for s, _ in train_pairs), self.source_tokenizer)
+        target_lengths = tokenized_lengths((t for _, t in train_pairs), self.target_tokenizer)
+        source = data.max_source_length or int(source_lengths.max())
+        target = data.max_target_length or int(target_lengths.max()) + 1
         # At least 3, the smallest length the config accepts (one-word targets, "word"
         # tokenizer, would give 2).
         self.config = replace(self.config, data={"max_source_length": max(min(source, cap), 3),
                                                  "max_target_length": max(min(target, cap), 3)})
+        # What a token-budget batch pads each example to: its source or its decoder inputs
+        # ([START] and the target's tokens), whichever is longer.
+        data = self.config.data
+        self._train_lengths = [max(min(s, data.max_source_length),
+                                   min(t, data.max_target_length - 1) + 1)
+                               for s, t in zip(source_lengths, target_lengths)]
         return self.config
 
     def save_assets(self, run_dir):
@@ -90,11 +103,38 @@ class TranslateTask(Task):
         self.source_tokenizer = load_tokenizer(os.path.join(run_dir, SOURCE_TOKENIZER))
         self.target_tokenizer = load_tokenizer(os.path.join(run_dir, TARGET_TOKENIZER))
 
-    def dataset(self, pairs, *, training, batch_size=None):
-        """Batches ``((source_ids, decoder_inputs), decoder_targets)`` for fit/evaluate."""
-        from tfbig.data.pipeline import translation_dataset
+    @property
+    def repeats_training_data(self):
+        """Whether the training stream repeats (then fit counts the steps of an epoch)."""
+        return self.config.train.batch_tokens > 0 or self.config.train.steps_per_epoch > 0
+
+    def train_batches(self, train_pairs):
+        """Training batches in one epoch."""
+        from tfbig.data.pipeline import token_batches_per_epoch
 
         data, train = self.config.data, self.config.train
+        if not train.batch_tokens:
+            return len(train_pairs) // train.batch_size
+        if getattr(self, "_train_lengths", None) is None:  # resumed: assets loaded, not learnt
+            self.resolve_lengths(train_pairs)
+        return token_batches_per_epoch(
+            self._train_lengths, max(data.max_source_length, data.max_target_length),
+            train.batch_tokens)
+
+    def dataset(self, pairs, *, training, batch_size=None):
+        """Batches ``((source_ids, decoder_inputs), decoder_targets)`` for fit/evaluate.
+
+        Training batches hold ``train.batch_tokens`` tokens when it is set (grouped by
+        length); evaluation batches keep the examples' order (``score`` lines them up)."""
+        from tfbig.data.pipeline import translation_dataset, translation_token_batches
+
+        data, train = self.config.data, self.config.train
+        if training and train.batch_tokens:
+            return translation_token_batches(
+                pairs, self.source_tokenizer, self.target_tokenizer,
+                batch_tokens=train.batch_tokens, source_length=data.max_source_length,
+                target_length=data.max_target_length, seed=train.seed,
+                shuffle_buffer=data.shuffle_buffer, augment=data.augment or None)
         return translation_dataset(
             pairs, self.source_tokenizer, self.target_tokenizer,
             batch_size=batch_size or train.batch_size, source_length=data.max_source_length,
@@ -105,7 +145,8 @@ class TranslateTask(Task):
 
     def tokens_per_step(self):
         """Decoder positions one train step processes (for tokens/s)."""
-        return self.config.train.batch_size * self.config.data.max_target_length
+        train = self.config.train
+        return train.batch_tokens or train.batch_size * self.config.data.max_target_length
 
     # ------------------------------------------------------------------------------- model
     def build_model(self):
@@ -182,19 +223,32 @@ class TranslateTask(Task):
         loss_sums, correct, tokens = (np.concatenate(total) for total in totals)
         return loss_sums / np.maximum(tokens, 1), correct, tokens
 
-    def final_metrics(self, model, pairs):
-        """Greedy-decoding and teacher-forced metrics on ``pairs``, and one row per example.
+    def final_decoding(self):
+        """``(method, options)`` of the final metrics: ``train.final_decode`` ("auto": beam
+        search unless the tokens are characters, where greedy finds the one answer)."""
+        train = self.config.train
+        method = train.final_decode
+        if method == "auto":
+            method = "greedy" if self.target_tokenizer.kind == "char" else "beam"
+        options = (dict(beam_size=train.beam_size, length_penalty=train.length_penalty)
+                   if method == "beam" else {})
+        return method, options
 
-        Returns ``(metrics, rows)``: exact match, BLEU and chrF of the decoded strings against
-        the normalised references; token accuracy, cross-entropy and perplexity of the
-        teacher-forced next-token predictions; rows hold source, reference, prediction, loss.
+    def final_metrics(self, model, pairs):
+        """Decoding and teacher-forced metrics on ``pairs``, and one row per example.
+
+        Returns ``(metrics, rows)``: exact match, BLEU (cased and lower-cased, with
+        sacrebleu's signatures) and chrF of the decoded strings (``final_decoding``: beam
+        search on natural language) against the normalised references; token accuracy,
+        cross-entropy and perplexity of the teacher-forced next-token predictions; rows hold
+        source, reference, prediction, loss.
         """
         import math
 
         import tensorflow as tf
 
         from tfbig.data.text_normalization import normalize_text
-        from tfbig.scoring.text import corpus_bleu, corpus_chrf, exact_match
+        from tfbig.scoring.text import exact_match, translation_scores
 
         sources = [s for s, _ in pairs]
         # References normalised as the tokenizer normalises its input (NFKC, case, …).
@@ -203,14 +257,16 @@ class TranslateTask(Task):
                                     form=tokenizer.normalization, lower_case=tokenizer.lower_case,
                                     strip_accents=tokenizer.strip_accents)
         references = [text.decode("utf-8") for text in normalized.numpy()]
-        predictions = self.predict_texts(model, sources)
+        method, options = self.final_decoding()
+        predictions = self.predict_texts(model, sources, method=method, **options)
         losses, correct, tokens = self.score(model, pairs)
         cross_entropy = float((losses * tokens).sum() / max(tokens.sum(), 1))
         metrics = {
             "examples": len(pairs),
+            "decoding": method + (f" ({options['beam_size']} beams, length penalty "
+                                  f"{options['length_penalty']})" if options else ""),
             "exact_match": exact_match(predictions, references),
-            "bleu": corpus_bleu(predictions, references),
-            "chrf": corpus_chrf(predictions, references),
+            **translation_scores(predictions, references),
             "token_accuracy": float(correct.sum() / max(tokens.sum(), 1)),
             "cross_entropy": cross_entropy,
             "perplexity": math.exp(min(cross_entropy, 700.0)),

@@ -83,6 +83,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
 
     if start is not None:
         config = dataclasses.replace(config, pretrained=start.record)
+    config, chosen_for_files = _file_defaults(config)
     task = get_task(config)
     task.check_augment()
     if config.data.tokenizer == "sentencepiece" and start is None:
@@ -90,6 +91,14 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     splits, report = task.load_splits()
     if report.skipped:
         log(str(report))  # "skipped N bad lines; first: path:line: why; …"
+    if start is None:
+        config, chosen = config_lib.with_data_defaults(config, task.data_defaults(splits["train"]))
+        config = _budget_defaults(config)
+        task = get_task(config)
+    else:
+        chosen = []
+    for key, value, reason in chosen_for_files + chosen:
+        log(f"default from the data: {key}={value} ({reason})")
     if config.train.layer_lr_decay != 1.0 and start is None:
         raise TfbigError(f"train.layer_lr_decay={config.train.layer_lr_decay} applies when "
                          f"fine-tuning a pretrained backbone (python -m tfbig.finetune); "
@@ -109,7 +118,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     from tfbig.training.optimizers import build_optimizer
     from tfbig.training.plateau import plateau_callbacks
     from tfbig.training.task_metrics import task_metrics_callback
-    from tfbig.training.time_estimate import TimeEstimate
+    from tfbig.training.time_budget import TimeBudget
+    from tfbig.training.time_estimate import TimeEstimate, format_duration
 
     keras.utils.set_random_seed(config.train.seed)
     keras.mixed_precision.set_global_policy(config.train.precision)
@@ -143,7 +153,10 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     steps_per_epoch = (config.train.steps_per_epoch
                        or (batches(splits["train"]) if batches
                            else len(splits["train"]) // config.train.batch_size))
-    total_steps = steps_per_epoch * config.train.epochs
+    budget = config.train.time_budget
+    epochs = (TimeBudget.epochs_for(budget, steps_per_epoch)
+              if budget and not config.is_explicit("train.epochs") else config.train.epochs)
+    total_steps = steps_per_epoch * epochs
 
     with strategy.scope():
         model = task.build_model() if start is None else start.build_model(task)
@@ -196,9 +209,19 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
     # Keras adds its progress bar last: the estimate comes after the epoch's own line.
-    all_callbacks += [*method_callbacks, *callbacks,
-                      TimeEstimate(steps_per_epoch, config.train.epochs, log,
-                                   mid_epoch=verbose != 1)]
+    all_callbacks += [*method_callbacks, *callbacks]
+    budget_callback = None
+    if budget:
+        progress = keras.callbacks.ProgbarLogger()
+        budget_callback = TimeBudget(budget, steps_per_epoch, log, progress=progress,
+                                     validation_batches=-(-len(splits["validation"])
+                                                          // validation_batch),
+                                     schedule=getattr(optimizer, "_learning_rate", None)
+                                     if config.train.schedule == "planned" else None)
+        all_callbacks += [budget_callback, progress]
+    else:
+        all_callbacks.append(TimeEstimate(steps_per_epoch, epochs, log,
+                                          mid_epoch=verbose != 1))
     started = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         # Keras 3.15 warns "Your input ran out of data" when a fit with steps_per_epoch
@@ -206,18 +229,28 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         # data cannot run out here (it repeats whenever steps_per_epoch is set), so the
         # warning would only mislead.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        model.fit(train_data, validation_data=validation_data, epochs=config.train.epochs,
-                  steps_per_epoch=config.train.steps_per_epoch or None,
+        model.fit(train_data, validation_data=validation_data, epochs=epochs,
+                  steps_per_epoch=(steps_per_epoch if getattr(task, "repeats_training_data",
+                                                              False) else
+                                   config.train.steps_per_epoch or None),
                   callbacks=all_callbacks, verbose=verbose,
                   shuffle=False)  # the tf.data pipeline shuffles, seeded
     seconds = time.perf_counter() - started
     run_folder.save_model(model, run_dir)
+    if budget_callback is not None:
+        total_steps = budget_callback.planned_steps or total_steps
+        log(f"time budget: trained {format_duration(seconds)} of "
+            f"{format_duration(60 * budget)}, {budget_callback.steps:,} steps"
+            + (" (stopped on time)" if budget_callback.stopped_early else "")
+            + "; the final metrics below are computed after the budget")
 
     # Final metrics on the validation split (CONTRACT: metrics.json) and the test split.
+    evaluation_start = time.perf_counter()
     summary = {split: task.final_metrics(model, splits[split])[0]
                for split in ("validation", "test") if splits[split]}
     summary.update({
         "train_seconds": round(seconds, 1),
+        "final_metrics_seconds": round(time.perf_counter() - evaluation_start, 1),
         # What the epoch-end task metrics (val_bleu, val_macro_f1, …) cost, in total.
         **({"epoch_metrics_seconds": round(sum(task_metrics.seconds), 1)}
            if task_metrics is not None else {}),
@@ -230,6 +263,25 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     task.write_plots(model, splits["test"] or splits["validation"],
                      os.path.join(run_dir, run_folder.PLOTS))
     return summary
+
+
+def _file_defaults(config):
+    """With ``--val-data`` and no ``data.test_split`` of the user's, all of ``--data``
+    trains: whoever brings a validation file has a test file for ``tfbig.evaluate``."""
+    if config.data.val_path and not config.is_explicit("data.test_split"):
+        return config_lib.with_data_defaults(config, [(
+            "data.test_split", 0.0, "--val-data given: all of --data trains; score a test "
+                                    "file with python -m tfbig.evaluate")])
+    return config, []
+
+
+def _budget_defaults(config):
+    """A time-budgeted run's schedule, unless the user chose one: warm-up over 10% of the
+    planned steps (``warmup_steps=0``), then linear decay to 0 where the time runs out."""
+    if config.train.time_budget and not config.is_explicit("train.schedule"):
+        warmup = {} if config.is_explicit("train.warmup_steps") else {"warmup_steps": 0}
+        config = config_lib.replace(config, train={"schedule": "planned", **warmup})
+    return config
 
 
 def _data_line(config, splits):

@@ -2,15 +2,21 @@
 
 from tfbig.training.fused_adamw import FusedAdamW
 from tfbig.training.layerwise_lr import LayerwiseAdamW
-from tfbig.training.schedules import TransformerSchedule, WarmupDecaySchedule
+from tfbig.training.schedules import (PlannedDecaySchedule, TransformerSchedule,
+                                      WarmupDecaySchedule)
 
 
 def build_schedule(train, d_model, total_steps):
     """``train.schedule`` → a learning rate (float) or a ``LearningRateSchedule``.
 
     ``plateau`` gives the float peak rate: the optimizer then holds it in a variable,
-    which the plateau callbacks (``tfbig.training.plateau``) warm up and cut.
+    which the plateau callbacks (``tfbig.training.plateau``) warm up and cut. ``planned``
+    (a time-budgeted run) gives a :class:`PlannedDecaySchedule`, its end planned while
+    training; ``warmup_steps=0`` warms it up over a fraction of that plan.
     """
+    if train.schedule == "planned":
+        return PlannedDecaySchedule(train.learning_rate or 1e-3, total_steps,
+                                    warmup_steps=train.warmup_steps or None)
     if train.schedule == "transformer":
         return TransformerSchedule(d_model, max(train.warmup_steps, 1),
                                    peak_learning_rate=train.learning_rate or None)

@@ -93,3 +93,58 @@ class WarmupDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak_learning_rate": self.peak_learning_rate,
                 "warmup_steps": self.warmup_steps, "total_steps": self.total_steps,
                 "decay": self.decay}
+
+
+@keras.saving.register_keras_serializable(package="tfbig")
+class PlannedDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then linear decay to 0 at a total that is planned while training.
+
+    A time-budgeted run (``train.time_budget``) knows its number of steps only once it has
+    measured its step time; ``tfbig.training.time_budget.TimeBudget`` then calls ``plan``,
+    and re-plans at each epoch end. Decaying to 0 exactly when the time runs out is what a
+    fixed budget wants (Li et al. 2020, "Budgeted Training: Rethinking Deep Neural Network
+    Training Under Resource Constraints", https://arxiv.org/abs/1905.04753: a linear decay
+    to 0 over the budget beats schedules that do not know their end).
+
+    Args:
+        peak_learning_rate: learning rate at the end of warm-up.
+        total_steps: the first plan (re-planned later).
+        warmup_steps: steps of warm-up; None = ``warmup_fraction`` of the plan, at most
+            ``max_warmup`` (the paper's 4000).
+    """
+
+    def __init__(self, peak_learning_rate, total_steps, warmup_steps=None,
+                 warmup_fraction=0.1, max_warmup=4000):
+        self.peak_learning_rate = peak_learning_rate
+        self.warmup_steps = warmup_steps
+        self.warmup_fraction = warmup_fraction
+        self.max_warmup = max_warmup
+        self.total = keras.Variable(float(total_steps), trainable=False, dtype="float32",
+                                    name="planned_steps")
+
+    def warmup_for(self, total_steps):
+        if self.warmup_steps is not None:
+            return float(self.warmup_steps)
+        return float(min(self.max_warmup, max(1, int(self.warmup_fraction * total_steps))))
+
+    def plan(self, total_steps):
+        """Make the rate reach 0 at step ``total_steps``."""
+        self.total.assign(float(max(total_steps, 1)))
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32") + 1.0
+        total = ops.convert_to_tensor(self.total)
+        if self.warmup_steps is not None:
+            warmup = ops.cast(self.warmup_steps, "float32")
+        else:
+            warmup = ops.clip(ops.floor(self.warmup_fraction * total), 1.0,
+                              float(self.max_warmup))
+        warmup = ops.minimum(warmup, ops.maximum(total - 1.0, 1.0))
+        ramp = step / warmup
+        remaining = ops.clip((total - step) / ops.maximum(total - warmup, 1.0), 0.0, 1.0)
+        return self.peak_learning_rate * ops.where(step <= warmup, ramp, remaining)
+
+    def get_config(self):
+        return {"peak_learning_rate": self.peak_learning_rate,
+                "total_steps": float(self.total.numpy()), "warmup_steps": self.warmup_steps,
+                "warmup_fraction": self.warmup_fraction, "max_warmup": self.max_warmup}
