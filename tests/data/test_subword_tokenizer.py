@@ -9,6 +9,7 @@ import random
 
 import pytest
 import tensorflow as tf
+from helpers import round_trip_in_tf_function
 
 from tfbig import special_tokens
 from tfbig.data.subword_tokenizer import (WORD_START, SubwordTokenizer, learn_subword_vocabulary,
@@ -196,12 +197,5 @@ def test_works_inside_tf_data(tokenizer, eager_and_mapped):
 
 
 def test_works_inside_tf_function(tokenizer):
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def round_trip(texts):
-        ids = tokenizer.tokenize(texts)
-        return ids.to_tensor(), tokenizer.detokenize(ids.to_tensor())
-
-    ids, texts = round_trip(tf.constant(ROUND_TRIP_TEXTS))
-    assert ids.numpy().tolist() == tokenizer.tokenize(ROUND_TRIP_TEXTS).to_tensor().numpy(
-    ).tolist()
-    assert decode(texts) == decode(normalize_text(ROUND_TRIP_TEXTS))
+    assert round_trip_in_tf_function(tokenizer, ROUND_TRIP_TEXTS) == decode(
+        normalize_text(ROUND_TRIP_TEXTS))

@@ -11,6 +11,7 @@ import random
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import round_trip_in_tf_function
 
 from tfbig import special_tokens
 from tfbig.data.text_normalization import normalize_text
@@ -192,15 +193,7 @@ def test_works_per_example_and_batched_inside_tf_data(tokenizer):
 
 
 def test_works_inside_tf_function(tokenizer):
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def round_trip(texts):
-        ids = tokenizer.tokenize(texts)
-        return ids.to_tensor(), tokenizer.detokenize(ids.to_tensor())
-
-    ids, texts = round_trip(tf.constant(ROUND_TRIP_TEXTS))
-    assert ids.numpy().tolist() == tokenizer.tokenize(ROUND_TRIP_TEXTS).to_tensor().numpy(
-    ).tolist()
-    assert decode(texts) == ROUND_TRIP_TEXTS
+    assert round_trip_in_tf_function(tokenizer, ROUND_TRIP_TEXTS) == ROUND_TRIP_TEXTS
 
 
 def test_tokenize_rejects_a_single_string(tokenizer):
