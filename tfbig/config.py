@@ -86,7 +86,8 @@ class DataConfig:
     validation_split: float = 0.1  # fraction held out for validation when val_path is ""
     test_split: float = 0.1  # fraction held out for the final test metrics
     skip_bad_lines: bool = False  # skip (and count) malformed lines instead of stopping
-    # char | word | wordpiece | sentencepiece | subword | auto (char for translate, else wordpiece)
+    # char | word | wordpiece | sentencepiece | subword | auto (translate: chosen from the
+    # data, see tfbig.tasks.translate_defaults; other tasks: wordpiece)
     tokenizer: str = "auto"
     # Largest vocabulary learnt from the training split (per side for translate, where by
     # default it follows the corpus: see tfbig.tasks.translate_defaults)
@@ -292,8 +293,7 @@ class RunConfig:
         if self.explicit is not None:
             return key in self.explicit
         section, _, field = key.partition(".")
-        default = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}[section]()
-        return getattr(getattr(self, section), field) != getattr(default, field)
+        return getattr(getattr(self, section), field) != getattr(SECTIONS[section](), field)
 
     def save(self, path):
         """Write the resolved config as JSON (atomically: never a half-written file)."""
