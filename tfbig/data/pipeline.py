@@ -43,8 +43,8 @@ from tfbig.data.pipeline_text import (classification_dataset, label_ids_from,
 __all__ = [
     "AUTOTUNE", "add_cls_sep", "add_start_end", "classification_dataset", "decode_image",
     "encode_translation_batch", "image_dataset", "label_ids_from", "language_model_dataset",
-    "longest_tokenized", "tokenized_lengths", "masked_lm_dataset", "next_token_windows", "to_fixed_length",
-    "token_batches_per_epoch", "token_buckets", "translation_dataset",
+    "longest_tokenized", "masked_lm_dataset", "next_token_windows", "to_fixed_length",
+    "token_batches_per_epoch", "token_buckets", "tokenized_lengths", "translation_dataset",
     "translation_token_batches",
 ]
 
