@@ -26,6 +26,7 @@ import tempfile
 import time
 
 import workloads
+from tfbig.tasks import resolve_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATES = os.path.join(HERE, "..", "data", "dates.tsv")
@@ -39,12 +40,12 @@ def log(message):
 def train_translate_run(run_dir, quick):
     """A translate run on the first ``TRAIN_LINES`` lines of the dates sample."""
     from tfbig import config as config_lib
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     data = os.path.join(os.path.dirname(run_dir), "dates.tsv")
     with open(DATES, encoding="utf-8") as source, open(data, "w", encoding="utf-8") as f:
         f.writelines(line for _, line in zip(range(TRAIN_LINES), source))
-    config = config_lib.resolve({
+    config = resolve_config({
         "task": "translate", "data.path": data, "model.preset": "tiny" if quick else "small",
         "train.epochs": 1, "train.steps_per_epoch": 40 if quick else 150,
         "train.batch_size": 32, "train.schedule": "cosine", "train.warmup_steps": 10,
@@ -68,7 +69,7 @@ def run(run_dir, batches=(8, 32), rounds=15):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (the exported tokenizer ops)
 
-    from tfbig.data.pipeline import to_fixed_length
+    from tfbig.data.batching import to_fixed_length
     from tfbig.exporting import export_run
     from tfbig.generation import generate
     from tfbig.inference import load_run

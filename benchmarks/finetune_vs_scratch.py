@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+from tfbig.tasks import resolve_config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,8 +32,8 @@ def main():
     minilm = os.path.join(os.path.dirname(spec.origin), "model")
 
     from tfbig import config as config_lib
-    from tfbig.training.finetune import PretrainedStart
-    from tfbig.training.fit import train
+    from tfbig.runs.finetune import PretrainedStart
+    from tfbig.runs.fit import train
 
     common = {"task": "classify", "model.name": "bert", "train.epochs": args.epochs,
               "train.steps_per_epoch": args.steps, "train.batch_size": args.batch_size,
@@ -49,7 +50,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for index, (name, start, overrides) in enumerate(runs):
-            config = config_lib.resolve({**common, **overrides})
+            config = resolve_config({**common, **overrides})
             if start is not None:
                 config = start.check(config)
             else:  # MiniLM's sizes, random weights

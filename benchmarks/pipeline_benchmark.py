@@ -79,10 +79,11 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="timed train steps")
     args = parser.parse_args(argv)
 
-    from tfbig.config import resolve
+    from tfbig.tasks import resolve_config as resolve
     from tfbig.data.augment_text import TextAugmentConfig
-    from tfbig.data.pipeline import (classification_dataset, longest_tokenized,
-                                     translation_dataset)
+    from tfbig.data.pipeline_text import classification_dataset
+    from tfbig.data.pipeline_translate import translation_dataset
+    from tfbig.data.token_lengths import longest_tokenized
     from tfbig.data.pipeline_text import label_ids_from
     from tfbig.data.sources import read_labelled, read_pairs
     from tfbig.data.splits import split_examples

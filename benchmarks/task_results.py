@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from tfbig.tasks import resolve_config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -69,7 +70,7 @@ def main():
                      + ", ".join(f"{t}:{m}" for t, m in RUNS))
 
     from tfbig import config as config_lib
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -80,7 +81,7 @@ def main():
             run_dir = os.path.join(folder, f"{task}-{model}")
             print(f"== {task} / {model}: {run_dir}", file=sys.stderr, flush=True)
             started = time.perf_counter()
-            summary = train(config_lib.resolve(overrides), run_dir, overwrite=True, verbose=2)
+            summary = train(resolve_config(overrides), run_dir, overwrite=True, verbose=2)
             seconds = time.perf_counter() - started
             metric, baseline_name, baseline = REPORTS[task]
             test = summary["test"]

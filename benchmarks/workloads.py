@@ -202,7 +202,7 @@ def compile_for_training(model, kind, size, jit_compile=False, steps_per_executi
     model.compile(optimizer=build_optimizer(TrainConfig(), size.d_model, 10_000), loss=loss,
                   metrics=[MaskedAccuracy()], jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)
-    # As tfbig.training.fit does: slots made outside the first trace keep tracing fast.
+    # As tfbig.runs.fit does: slots made outside the first trace keep tracing fast.
     model.optimizer.build(model.trainable_variables)
     return model
 

@@ -2,7 +2,7 @@
 for every task, and the command keeps the CLI contract (fast --help, one-line errors, an
 output folder that is complete or absent).
 
-The translate run is trained with ``tfbig.training.fit.train`` (the real hand-off), the
+The translate run is trained with ``tfbig.runs.fit.train`` (the real hand-off), the
 classify run for a few steps; the image, lm and mlm runs keep their initial weights: what
 is compared is the graph, which does not care whether the weights learnt anything.
 """
@@ -19,6 +19,7 @@ from tasks.task_checks import TINY, sample_lines, write_lines
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
 from tfbig.exporting.atomic_folder import atomic_folder, check_destination
+from tfbig.tasks import resolve_config
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -50,7 +51,7 @@ def tiny_run(folder, steps=0, **overrides):
     from tfbig.tasks import get_task
     from tfbig import run_folder
 
-    config = config_lib.resolve({**TINY, **overrides})
+    config = resolve_config({**TINY, **overrides})
     task = get_task(config)
     splits, _ = task.load_splits()
     task.learn_assets(splits["train"])
@@ -214,12 +215,12 @@ def test_every_tokenizer_kind_survives_a_savedmodel(tmp_path):
 # ----------------------------------------------------------------------------- tasks
 @pytest.fixture(scope="module")
 def translate_run(tmp_path_factory):
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     data = write_lines(tmp_path_factory.mktemp("data") / "dates.tsv",
                        sample_lines("dates.tsv", 160))
     run_dir = str(tmp_path_factory.mktemp("translate") / "run")
-    train(config_lib.resolve({**TINY, "task": "translate", "data.path": data,
+    train(resolve_config({**TINY, "task": "translate", "data.path": data,
                               "train.epochs": 1, "train.steps_per_epoch": 30,
                               "train.learning_rate": 1e-2,
                               "train.epoch_metrics_examples": 0}), run_dir, verbose=0)

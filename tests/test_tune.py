@@ -14,6 +14,7 @@ from tfbig import config as config_lib
 from tfbig.cli import run
 from tfbig.errors import TfbigError
 from tfbig.tuning.search_space import hyperparameters, parse_search_space, trial_values
+from tfbig.tasks import resolve_config
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,7 +123,7 @@ def test_the_seed_fixes_what_a_random_search_draws(tmp_path):
 def test_the_shipped_example_parses():
     path = os.path.join(REPO, "tfbig", "configs", "tune_example.yaml")
     overrides = config_lib.load_config_file(path)
-    config = config_lib.resolve(overrides)
+    config = resolve_config(overrides)
     assert [d.key for d in parse(config.search_space, overrides)] == [
         "train.learning_rate", "model.dropout_rate"]
 
@@ -227,7 +228,7 @@ def test_grid_search_with_folds_resumes_and_hands_over_its_best_config(
         tiny_config, tmp_path, capsys, monkeypatch):
     from tfbig import train as train_cli
     from tfbig.cli import config_from_args
-    from tfbig.training import fit
+    from tfbig.runs import fit
     from tfbig.tuning.search import same_run
     from tfbig.tune import main
 

@@ -10,9 +10,10 @@
 import argparse
 import sys
 
-from tfbig.config import MODELS, PRECISIONS, STRATEGIES, TASKS
+from tfbig.config import MODELS, PRECISIONS, STRATEGIES
 from tfbig.errors import TfbigError
 from tfbig.quiet_start import quiet_tensorflow
+from tfbig.tasks import AVAILABLE as TASKS
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -42,13 +43,18 @@ def add_train_flags(parser):
                         help="train for this many minutes: the steps that fit are planned "
                              "from the measured step time, the run stops on time")
     parser.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy")
-    parser.add_argument("--precision", choices=PRECISIONS, help="float32 or mixed precision")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="float32 or mixed precision (default: auto, mixed on a GPU or "
+                             "TPU that computes it natively)")
     parser.add_argument("--seed", type=int, metavar="N", help="seed of everything random")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config field, e.g. --set model.d_model=256 "
                              "(repeatable)")
     parser.add_argument("--skip-bad-lines", action="store_true",
                         help="skip and count malformed data lines instead of stopping")
+    parser.add_argument("--max-bad-lines", type=int, metavar="N",
+                        help="streamed data: skip and count up to N malformed lines, stop "
+                             "at the next (default 0: the first one stops the run)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished or different run in --output")
 
@@ -61,7 +67,7 @@ def add_common_flags(parser):
 
 def config_from_args(args):
     """The resolved RunConfig of parsed train flags."""
-    from tfbig.config import config_from_flags
+    from tfbig.tasks import config_from_flags
 
     flags = {name: getattr(args, name, None) for name in (
         "task", "model", "data", "val_data", "epochs", "steps_per_epoch", "batch_size",
@@ -69,6 +75,8 @@ def config_from_args(args):
     assignments = list(args.set)
     if getattr(args, "skip_bad_lines", False):
         assignments.append("data.skip_bad_lines=true")
+    if getattr(args, "max_bad_lines", None) is not None:
+        assignments.append(f"data.max_bad_lines={args.max_bad_lines}")
     return config_from_flags(args.config, flags, assignments)
 
 

@@ -48,7 +48,7 @@ def main(argv):
     args = build_parser().parse_args(argv)
     if args.layer_lr_decay is not None:  # a flag for a config field: --set still wins
         args.set = [f"train.layer_lr_decay={args.layer_lr_decay}", *args.set]
-    from tfbig.training.finetune import PretrainedStart
+    from tfbig.runs.finetune import PretrainedStart
 
     start = (PretrainedStart("run", args.from_run, args.method, args.lora_rank)
              if args.from_run else
@@ -58,7 +58,7 @@ def main(argv):
         "runs", f"{config.task}-finetune-{time.strftime('%Y%m%d-%H%M%S')}")
 
     from tfbig.train import print_summary
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     summary = train(config, run_dir, overwrite=args.overwrite, start=start, resume_hint=True)
     print_summary(run_dir, summary)

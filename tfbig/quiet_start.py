@@ -117,7 +117,7 @@ def quiet_tensorflow(verbose=False):
 
     Python warnings are not filtered here: the one Keras warning a user can do nothing
     about ("Your input ran out of data") is ignored where it arises, around ``model.fit`` in
-    :mod:`tfbig.training.fit`, and the ones tfbig caused are fixed at their source.
+    :mod:`tfbig.runs.fit`, and the ones tfbig caused are fixed at their source.
     """
     if verbose:
         return

@@ -28,7 +28,7 @@ def main(argv):
     run_dir = args.output or os.path.join(
         "runs", f"{config.task}-{time.strftime('%Y%m%d-%H%M%S')}")
 
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     summary = train(config, run_dir, overwrite=args.overwrite, resume_hint=True)
     print_summary(run_dir, summary)

@@ -14,7 +14,8 @@ import sys
 import time
 
 from tfbig.cli import ArgumentParser, add_common_flags, add_train_flags, run
-from tfbig.config import FLAG_FIELDS, overrides_from_flags, resolve
+from tfbig.config import FLAG_FIELDS, overrides_from_flags
+from tfbig.tasks import resolve_config
 from tfbig.tuning.search import TUNERS, tune  # TensorFlow loads only when a search starts
 
 
@@ -49,7 +50,7 @@ def overrides_from_args(args):
 def main(argv):
     args = build_parser().parse_args(argv)
     overrides = overrides_from_args(args)
-    config = resolve(overrides, source="--set" if args.set else "config")
+    config = resolve_config(overrides, source="--set" if args.set else "config")
     output = args.output or os.path.join(
         "runs", f"tune-{config.task}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = tune(overrides, output, tuner=args.tuner, folds=args.folds,

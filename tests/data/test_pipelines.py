@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbig.data import pipeline
+from tfbig.data import pipeline_image, pipeline_text, pipeline_translate
 from tfbig.data.augment_image import ImageAugmentConfig
 from tfbig.data.augment_text import TextAugmentConfig
 from tfbig.data.pipeline_text import label_ids_from, next_token_windows
@@ -70,7 +70,7 @@ def label_ids(reviews):
 
 def classification(reviews, tokenizer, label_ids, **options):
     options = {"batch_size": B, "sequence_length": T, **options}
-    return pipeline.classification_dataset(reviews, tokenizer, label_ids, **options)
+    return pipeline_text.classification_dataset(reviews, tokenizer, label_ids, **options)
 
 
 def test_label_ids_number_names_in_order_and_keep_integers():
@@ -137,7 +137,7 @@ def test_next_token_windows_cut_lines_into_teacher_forcing_windows():
 
 @pytest.mark.parametrize("pack", [False, True])
 def test_language_model_batches_shift_by_one(pack, corpus, tokenizer):
-    dataset = pipeline.language_model_dataset(corpus, tokenizer, batch_size=B,
+    dataset = pipeline_text.language_model_dataset(corpus, tokenizer, batch_size=B,
                                               sequence_length=T, pack=pack,
                                               drop_remainder=True)
     assert dataset.element_spec == (tf.TensorSpec([B, T], tf.int32),) * 2
@@ -157,13 +157,13 @@ def test_language_model_batches_shift_by_one(pack, corpus, tokenizer):
 
 def test_masked_lm_batches_mask_15_percent_reproducibly(corpus, tokenizer):
     options = dict(batch_size=B, sequence_length=T, seed=5, shuffle=True, drop_remainder=True)
-    dataset = pipeline.masked_lm_dataset(corpus, tokenizer, **options)
+    dataset = pipeline_text.masked_lm_dataset(corpus, tokenizer, **options)
     spec_inputs, spec_labels = dataset.element_spec
     assert spec_inputs == {"token_ids": tf.TensorSpec([B, T], tf.int32),
                            "padding_mask": tf.TensorSpec([B, T], tf.bool)}
     assert spec_labels == tf.TensorSpec([B, T], tf.int32)
     found = batches(dataset)
-    assert_same_batches(found, batches(pipeline.masked_lm_dataset(corpus, tokenizer,
+    assert_same_batches(found, batches(pipeline_text.masked_lm_dataset(corpus, tokenizer,
                                                                   **options)))
     ids = np.concatenate([x["token_ids"] for x, _ in found])
     labels = np.concatenate([y for _, y in found])
@@ -181,7 +181,7 @@ def test_masked_lm_buckets_pad_ids_and_labels_alike(corpus, tokenizer):
     lengths = np.array([min(len(ids), T - 2) + 2 for ids in tokenizer.tokenize(corpus).to_list()])
     expected_rows = {16: int((lengths <= 16).sum()), T: int((lengths > 16).sum())}
     assert expected_rows[16] >= B and expected_rows[T] >= B  # both widths must occur
-    dataset = pipeline.masked_lm_dataset(corpus, tokenizer, batch_size=B, sequence_length=T,
+    dataset = pipeline_text.masked_lm_dataset(corpus, tokenizer, batch_size=B, sequence_length=T,
                                          buckets=[16])
     rows = dict.fromkeys(expected_rows, 0)
     for inputs, labels in batches(dataset):
@@ -203,14 +203,14 @@ def shapes():
 
 def test_image_batches_have_the_documented_structure(shapes):
     paths, labels, _ = shapes
-    dataset = pipeline.image_dataset(paths, labels, image_size=(24, 20), batch_size=8,
+    dataset = pipeline_image.image_dataset(paths, labels, image_size=(24, 20), batch_size=8,
                                      drop_remainder=True)
     assert dataset.element_spec == (tf.TensorSpec([8, 24, 20, 3], tf.float32),
                                     tf.TensorSpec([8], tf.int32))
     images, found_labels = batches(dataset)[0]
     assert 0 <= images.min() and images.max() <= 255 and images.max() > 1
     np.testing.assert_array_equal(found_labels, labels[:8])
-    grey = pipeline.image_dataset(paths[:2], labels[:2], image_size=(8, 8), batch_size=2,
+    grey = pipeline_image.image_dataset(paths[:2], labels[:2], image_size=(8, 8), batch_size=2,
                                   channels=1)
     assert grey.element_spec[0].shape[1:] == (8, 8, 1)
 
@@ -220,8 +220,8 @@ def test_image_augmentation_is_reproducible_and_mixing_makes_soft_labels(shapes)
     config = ImageAugmentConfig(flip_rate=0.5, rotation=0.05, crop_padding=2, contrast=0.2,
                                 mixup_alpha=0.4, cutmix_alpha=1.0)
     options = dict(image_size=(16, 16), batch_size=8, shuffle=True, seed=2, augment=config)
-    first = batches(pipeline.image_dataset(paths, labels, **options))
-    assert_same_batches(first, batches(pipeline.image_dataset(paths, labels, **options)))
+    first = batches(pipeline_image.image_dataset(paths, labels, **options))
+    assert_same_batches(first, batches(pipeline_image.image_dataset(paths, labels, **options)))
     images, soft = first[0]
     assert images.dtype == np.float32 and soft.shape == (8, len(names))
     np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
@@ -231,9 +231,9 @@ def test_image_augmentation_is_reproducible_and_mixing_makes_soft_labels(shapes)
 def test_image_augment_takes_any_image_seed_function(shapes):
     paths, labels, _ = shapes
     options = dict(image_size=(16, 16), batch_size=8)
-    flipped = batches(pipeline.image_dataset(
+    flipped = batches(pipeline_image.image_dataset(
         paths, labels, augment=lambda image, seed: tf.reverse(image, [1]), **options))
-    plain = batches(pipeline.image_dataset(paths, labels, **options))
+    plain = batches(pipeline_image.image_dataset(paths, labels, **options))
     np.testing.assert_array_equal(flipped[0][0], plain[0][0][:, :, ::-1])
 
 
@@ -243,8 +243,8 @@ def test_translation_augments_sources_only_and_reproducibly():
     source = learn_tokenizer("char", [s for s, _ in pairs])
     target = learn_tokenizer("char", [t for _, t in pairs])
     options = dict(batch_size=B, source_length=40, target_length=12)
-    plain = batches(pipeline.translation_dataset(pairs, source, target, **options))
-    noisy_dataset = pipeline.translation_dataset(
+    plain = batches(pipeline_translate.translation_dataset(pairs, source, target, **options))
+    noisy_dataset = pipeline_translate.translation_dataset(
         pairs, source, target, augment={"delete_rate": 0.2, "substitute_rate": 0.1}, **options)
     noisy = batches(noisy_dataset)
     assert_same_batches(noisy, batches(noisy_dataset))  # unshuffled: the same each epoch
@@ -266,13 +266,13 @@ def token_batch_setup():
 def test_token_batches_group_by_length_hold_the_token_budget_and_shift_targets():
     pairs, source, target = token_batch_setup()
     options = dict(batch_tokens=256, source_length=40, target_length=12, seed=3)
-    dataset = pipeline.translation_token_batches(pairs, source, target, **options)
-    per_epoch = pipeline.token_batches_per_epoch(
+    dataset = pipeline_translate.translation_token_batches(pairs, source, target, **options)
+    per_epoch = pipeline_translate.token_batches_per_epoch(
         [max(len(s), len(t) + 1) for s, t in pairs], 40, 256)
     seen = batches(dataset.take(3 * per_epoch))
     for (source_ids, decoder_inputs), decoder_targets in seen:
         padded = source_ids.shape[1]
-        assert padded % pipeline.BUCKET_STEP == 0 and padded <= 48
+        assert padded % pipeline_translate.BUCKET_STEP == 0 and padded <= 48
         assert source_ids.shape[0] == 256 // padded  # the bucket's batch size, all rows full
         assert decoder_inputs.shape == decoder_targets.shape == (256 // padded, padded)
         assert source_ids.dtype == decoder_inputs.dtype == np.int32
@@ -281,19 +281,19 @@ def test_token_batches_group_by_length_hold_the_token_budget_and_shift_targets()
             decoder_targets[:, :-1] == END_ID, 0, decoder_targets[:, :-1]))
         # Short of the next bucket down: the batch's longest example needed this one.
         longest = max((source_ids != 0).sum(1).max(), (decoder_inputs != 0).sum(1).max())
-        assert padded - pipeline.BUCKET_STEP < longest <= padded
+        assert padded - pipeline_translate.BUCKET_STEP < longest <= padded
     # Three passes' worth of batches hold about three passes of the examples.
     rows = sum(batch[0][0].shape[0] for batch in seen)
     assert abs(rows - 3 * len(pairs)) < 0.1 * 3 * len(pairs)
-    again = batches(pipeline.translation_token_batches(pairs, source, target, **options)
+    again = batches(pipeline_translate.translation_token_batches(pairs, source, target, **options)
                     .take(3))
     assert_same_batches(again, seen[:3])  # seeded: the same stream
 
 
 def test_token_buckets_give_long_batches_fewer_rows():
-    boundaries, sizes = pipeline.token_buckets(30, 240)
+    boundaries, sizes = pipeline_translate.token_buckets(30, 240)
     assert boundaries == [9, 17, 25, 33] and sizes == [30, 15, 10, 7, 1]
-    assert pipeline.token_batches_per_epoch([5] * 60 + [20] * 20, 30, 240) == 4
+    assert pipeline_translate.token_batches_per_epoch([5] * 60 + [20] * 20, 30, 240) == 4
 
 
 # ------------------------------------------------------------------------------- errors
@@ -306,9 +306,9 @@ def test_token_buckets_give_long_batches_fewer_rows():
                                                                  r"expected an int >= 3"),
     (lambda r, t, l: classification(r, t, l, cache=1), r"cache=1: expected True"),
     (lambda r, t, l: classification(r, t, l, buckets=[0]), r"buckets=\[0\]: expected"),
-    (lambda r, t, l: pipeline.masked_lm_dataset(["a"], t, batch_size=2, sequence_length=8,
+    (lambda r, t, l: pipeline_text.masked_lm_dataset(["a"], t, batch_size=2, sequence_length=8,
                                                 mask_rate=2), r"mask_rate=2: expected"),
-    (lambda r, t, l: pipeline.image_dataset(["a.png"], [], image_size=(4, 4), batch_size=1),
+    (lambda r, t, l: pipeline_image.image_dataset(["a.png"], [], image_size=(4, 4), batch_size=1),
      r"got 1 image paths and 0 labels"),
 ])
 def test_bad_arguments_are_named(build, message, reviews, tokenizer, label_ids):

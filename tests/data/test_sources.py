@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tfbig.data.sources import (BadLineReport, iter_examples, list_images, read_labelled,
+from tfbig.data.sources import (BadLineReport, list_images, read_labelled,
                                 read_pairs, read_texts)
 from tfbig.errors import TfbigError
 
@@ -326,18 +326,3 @@ def test_list_images_missing_or_file(write, tmp_path):
         list_images(path)
 
 
-# --- iter_examples ---------------------------------------------------------------------------
-
-def test_iter_examples_dispatches_by_task(write, tmp_path):
-    assert list(iter_examples("translate", write("p.tsv", "a\tb\n"))) == [("a", "b")]
-    assert list(iter_examples("classify", write("l.tsv", "a\tpos\n"))) == [("a", "pos")]
-    assert list(iter_examples("mlm", write("t.txt", "hello\n"))) == ["hello"]
-    write("imgs/cat/x.png", b"")
-    write("imgs/dog/y.png", b"")
-    assert [label for _, label in iter_examples("image", tmp_path / "imgs")] == ["cat", "dog"]
-
-
-def test_iter_examples_unknown_task():
-    with pytest.raises(TfbigError, match=exactly(
-            "unknown task 'summarize'; expected one of translate, classify, lm, mlm, image")):
-        iter_examples("summarize", "x")

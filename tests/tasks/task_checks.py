@@ -12,6 +12,7 @@ import pytest
 
 from tfbig import config as config_lib
 from tfbig import run_folder
+from tfbig.tasks import resolve_config
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "data")
@@ -35,10 +36,10 @@ def write_lines(path, lines):
 
 def train_run(tmp_path_factory, **overrides):
     """Train ``TINY`` + ``overrides`` into a fresh folder; ``(run_dir, summary)``."""
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     run_dir = str(tmp_path_factory.mktemp("run") / "run")
-    config = config_lib.resolve({**TINY, **overrides})
+    config = resolve_config({**TINY, **overrides})
     return run_dir, train(config, run_dir, verbose=0)
 
 

@@ -14,6 +14,7 @@ from tfbig.errors import TfbigError
 from tfbig.inference import load_run
 from tfbig.tasks import get_task
 from tfbig.tasks.labels import learn_labels
+from tfbig.tasks import resolve_config
 
 REVIEWS = 900  # lines of data/reviews.tsv: ~680 train, ~180 test, 3 balanced labels
 
@@ -78,7 +79,7 @@ def test_labels_are_sorted_numerically_when_they_are_integers():
 
 
 def classify_config(path, **overrides):
-    return config_lib.resolve({"task": "classify", "data.path": path, **overrides})
+    return resolve_config({"task": "classify", "data.path": path, **overrides})
 
 
 def test_a_csv_with_integer_labels_in_any_column_order(tmp_path):
@@ -90,7 +91,7 @@ def test_a_csv_with_integer_labels_in_any_column_order(tmp_path):
 
 
 def test_a_validation_label_missing_from_training_stops_the_run(tmp_path):
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     train_file = write_lines(tmp_path / "train.tsv", sample_lines("reviews.tsv", 60))
     val_file = write_lines(tmp_path / "val.tsv", ["what a day\tsurprised\n"])
@@ -144,10 +145,14 @@ def test_a_csv_without_a_label_column(tmp_path):
     ("classify", "gpt", "bert, rnn, cnn"), ("image", "bert", "vit, cnn"),
     ("lm", "bert", "gpt"), ("mlm", "rnn", "bert")])
 def test_a_model_that_cannot_do_the_task_lists_the_ones_that_can(task, model, valid):
-    config = config_lib.resolve({"task": task, "model.name": model})
-    with pytest.raises(TfbigError, match=rf"--model {model} cannot do the {task} task; use one "
-                                         rf"of: {valid}"):
-        get_task(config)
+    # checked when the config is resolved (the CLIs), and again when a task is made from a
+    # config built in Python
+    python_made = config_lib.replace(config_lib.RunConfig(task=task), model={"name": model})
+    for make in (lambda: resolve_config({"task": task, "model.name": model}),
+                 lambda: get_task(python_made)):
+        with pytest.raises(TfbigError, match=rf"--model {model} cannot do the {task} task; use "
+                                             rf"one of: {valid}"):
+            make()
 
 
 def test_binary_metrics_add_roc_auc_and_the_most_confused_pairs(tmp_path, monkeypatch):

@@ -6,12 +6,13 @@ import shutil
 from tasks.test_image import write_toy_images
 
 from tfbig import config as config_lib
+from tfbig.tasks import resolve_config
 
 
 def split_of(folder):
     from tfbig.tasks import get_task
 
-    config = config_lib.resolve({"task": "image", "data.path": folder,
+    config = resolve_config({"task": "image", "data.path": folder,
                                  "data.validation_split": 0.2, "data.test_split": 0.2})
     splits, _ = get_task(config).load_splits()
     return {name: sorted(path[len(folder):] for path, _ in examples)

@@ -12,6 +12,7 @@ from tasks.task_checks import (check_evaluate, check_run_folder, predict_lines, 
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
+from tfbig.tasks import resolve_config
 
 pytestmark = pytest.mark.slow
 
@@ -106,13 +107,13 @@ def test_run_folder_predict_and_evaluate(trained, tmp_path):
 
 
 def test_too_few_windows_for_a_batch_is_a_clear_error(tmp_path):
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     # 45 lines pass the line count check, but packed they fill only a few windows of the
     # longest line's length.
     long_line = " ".join(["the dog runs"] * 10) + "\n"
     corpus = write_lines(tmp_path / "corpus.txt", ["dogs run.\n"] * 44 + [long_line])
-    config = config_lib.resolve({"task": "lm", "data.path": corpus,
+    config = resolve_config({"task": "lm", "data.path": corpus,
                                  "train.batch_size": 32, "data.validation_split": 0.0,
                                  "data.test_split": 0.0})
     with pytest.raises(TfbigError, match=r"the 45 training lines pack into \d+ windows of \d+ "

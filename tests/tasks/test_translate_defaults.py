@@ -6,6 +6,7 @@ import pytest
 from helpers import natural_pairs
 
 from tfbig import config as config_lib
+from tfbig.tasks import config_from_flags
 from tfbig.tasks.translate_defaults import data_defaults, model_size
 
 
@@ -50,7 +51,7 @@ def test_the_model_grows_with_the_training_tokens():
 
 
 def test_a_value_the_user_set_is_kept_and_the_others_are_filled():
-    config = config_lib.config_from_flags(flags={"task": "translate"}, assignments=[
+    config = config_from_flags(flags={"task": "translate"}, assignments=[
         "model.d_model=64", "data.vocab_size=2000"])
     choices = data_defaults(natural_pairs(4000), batch_size=64)
     filled, applied = config_lib.with_data_defaults(config, choices)
@@ -59,13 +60,13 @@ def test_a_value_the_user_set_is_kept_and_the_others_are_filled():
     assert filled.model.num_layers == config_lib.PRESETS["small"]["num_layers"]
     assert "data.vocab_size" not in {key for key, _, _ in applied}
     # A preset the user named is explicit, sizes included.
-    config = config_lib.config_from_flags(assignments=["model.preset=tiny"])
+    config = config_from_flags(assignments=["model.preset=tiny"])
     filled, _ = config_lib.with_data_defaults(config, [("model.preset", "medium", "test")])
     assert filled.model.preset == "tiny" and filled.model.d_model == 64
 
 
 def test_a_saved_config_is_all_explicit_and_a_python_config_counts_changed_fields():
-    config = config_lib.config_from_flags()
+    config = config_from_flags()
     filled, _ = config_lib.with_data_defaults(config, [("data.tokenizer", "subword", "t")])
     again = config_lib.from_dict(filled.to_dict())
     assert again == filled and "explicit" not in filled.to_dict()
@@ -79,4 +80,4 @@ def test_a_saved_config_is_all_explicit_and_a_python_config_counts_changed_field
 @pytest.mark.parametrize("minutes", [-1, "soon"])
 def test_a_bad_time_budget_is_refused_with_the_field(minutes):
     with pytest.raises(Exception, match="train.time_budget"):
-        config_lib.config_from_flags(assignments=[f"train.time_budget={minutes}"])
+        config_from_flags(assignments=[f"train.time_budget={minutes}"])

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import pytest
+from tfbig.tasks import resolve_config
 
 pytestmark = pytest.mark.slow
 
@@ -18,12 +19,13 @@ SCRIPT = textwrap.dedent("""
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
     from tfbig import config as config_lib
+    from tfbig.tasks import resolve_config
     from tfbig.training.distribute import get_strategy
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     assert get_strategy("mirrored").num_replicas_in_sync == 2
     data, run_dir = sys.argv[1], sys.argv[2]
-    config = config_lib.resolve({
+    config = resolve_config({
         "data.path": data, "model.preset": "tiny", "train.strategy": "mirrored",
         "train.batch_size": 16, "train.steps_per_epoch": 2, "train.epochs": 2,
         "train.jit_compile": False})

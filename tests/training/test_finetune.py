@@ -10,7 +10,8 @@ import pytest
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
-from tfbig.training.finetune import PretrainedStart
+from tfbig.runs.finetune import PretrainedStart
+from tfbig.tasks import resolve_config
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def reviews(tmp_path_factory):
 
 
 def classify_config(data, **overrides):
-    return config_lib.resolve({"task": "classify", "data.path": data, "train.epochs": 2,
+    return resolve_config({"task": "classify", "data.path": data, "train.epochs": 2,
                                "train.steps_per_epoch": 3, "train.batch_size": 8,
                                "train.jit_compile": False, **overrides})
 
@@ -45,7 +46,7 @@ def classify_config(data, **overrides):
 @pytest.mark.parametrize("method", ["lora"])  # freeze/gradual: test_finetune_methods.py
 def test_hf_checkpoint_fine_tunes_into_a_normal_run_folder(tiny_hf, reviews, tmp_path, method):
     from tfbig.inference import load_run
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     start = PretrainedStart("hf", tiny_hf, method, lora_rank=2)
     config = start.check(classify_config(reviews))
@@ -69,7 +70,7 @@ def test_refused_starts_name_what_is_supported(tiny_hf, reviews, tmp_path):
     with pytest.raises(TfbigError, match=r"--from-hf fine-tunes a BERT checkpoint for --task "
                                          r"classify \(--model bert\); received --task "
                                          r"translate"):
-        PretrainedStart("hf", tiny_hf).check(config_lib.resolve({"task": "translate"}))
+        PretrainedStart("hf", tiny_hf).check(resolve_config({"task": "translate"}))
     with pytest.raises(TfbigError, match=r"--run .*absent: no such run folder"):
         PretrainedStart("run", str(tmp_path / "absent")).check(classify_config(reviews))
     with pytest.raises(TfbigError, match=r"--method 'adapters': expected one of full, "
@@ -111,10 +112,10 @@ def head_of(name, lines, folder):
 @pytest.fixture(scope="module")
 def pretrained_mlm(tmp_path_factory):
     """``train --task mlm`` on a slice of the shipped corpus (tiny BERT, a few steps)."""
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     folder = tmp_path_factory.mktemp("mlm")
-    config = config_lib.resolve({**TINY, "task": "mlm", "data.vocab_size": 300,
+    config = resolve_config({**TINY, "task": "mlm", "data.vocab_size": 300,
                                  "data.path": head_of("corpus.txt", 300, folder)})
     run_dir = str(folder / "run")
     train(config, run_dir, verbose=0)
@@ -143,11 +144,11 @@ def test_own_mlm_run_fine_tunes_into_a_classifier(pretrained_mlm, tmp_path, caps
     from tfbig.cli import run
     from tfbig.inference import load_run
     from tfbig.predict import main as predict_main
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     reviews = head_of("reviews.tsv", 200, tmp_path)
     start = PretrainedStart("run", pretrained_mlm, "full")
-    config = start.check(config_lib.resolve({
+    config = start.check(resolve_config({
         **TINY, "task": "classify", "data.path": reviews, "train.epochs": 2,
         "train.layer_lr_decay": 0.5}))
     run_dir = str(tmp_path / "classify")
@@ -199,7 +200,7 @@ def test_own_mlm_run_fine_tunes_into_a_classifier(pretrained_mlm, tmp_path, caps
 
 
 def test_layer_lr_decay_is_refused_where_it_means_nothing(pretrained_mlm, reviews, tmp_path):
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     with pytest.raises(TfbigError, match=r"train\.layer_lr_decay=0\.8 has no effect with "
                                          r"--method freeze"):
@@ -207,7 +208,7 @@ def test_layer_lr_decay_is_refused_where_it_means_nothing(pretrained_mlm, review
             classify_config(reviews, **{"train.layer_lr_decay": 0.8}))
     with pytest.raises(TfbigError, match=r"train\.layer_lr_decay=0\.8 needs a backbone under "
                                          r"a new head.*continuing a mlm run"):
-        PretrainedStart("run", pretrained_mlm).check(config_lib.resolve(
+        PretrainedStart("run", pretrained_mlm).check(resolve_config(
             {"task": "mlm", "model.name": "bert", "train.layer_lr_decay": 0.8}))
     with pytest.raises(TfbigError, match=r"train\.layer_lr_decay=0\.8 applies when "
                                          r"fine-tuning a pretrained backbone"):

@@ -12,7 +12,8 @@ from tfbig import config as config_lib
 from tfbig import run_folder
 from tfbig.errors import TfbigError
 from tfbig.inference import load_run, run_predictor
-from tfbig.training.fit import train
+from tfbig.runs.fit import train
+from tfbig.tasks import resolve_config
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ def dates_file(tmp_path_factory):
 
 
 def tiny_config(data, **overrides):
-    return config_lib.resolve({**TINY, "data.path": data, **overrides})
+    return resolve_config({**TINY, "data.path": data, **overrides})
 
 
 class StopAtEpoch(keras.callbacks.Callback):
@@ -300,7 +301,7 @@ def test_a_time_budget_run_on_natural_language_uses_the_data_defaults_and_stops_
 
     data = tmp_path / "pairs.tsv"
     data.write_text("".join(f"{s}\t{t}\n" for s, t in natural_pairs(1500)), encoding="utf-8")
-    config = config_lib.resolve({"data.path": str(data), "model.preset": "tiny",
+    config = resolve_config({"data.path": str(data), "model.preset": "tiny",
                                  "train.time_budget": 0.3, "train.jit_compile": False,
                                  "train.epoch_metrics_examples": 16})
     summary = train(config, str(tmp_path / "run"))

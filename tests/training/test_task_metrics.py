@@ -11,7 +11,8 @@ import pytest
 from tfbig import config as config_lib
 from tfbig import run_folder
 from tfbig.inference import load_run
-from tfbig.training.fit import train
+from tfbig.runs.fit import train
+from tfbig.tasks import resolve_config
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ def head_of(name, lines, tmp_path_factory):
 def classify_run(tmp_path_factory):
     data = head_of("reviews.tsv", 400, tmp_path_factory)
     run_dir = str(tmp_path_factory.mktemp("classify") / "run")
-    config = config_lib.resolve({**TINY, "task": "classify", "data.path": data,
+    config = resolve_config({**TINY, "task": "classify", "data.path": data,
                                  "data.vocab_size": 300, "train.monitor": "val_macro_f1",
                                  "train.learning_rate": 3e-3})
     return run_dir, train(config, run_dir, verbose=0)
@@ -49,7 +50,7 @@ def translate_run(tmp_path_factory):
     data = head_of("dates.tsv", 300, tmp_path_factory)
     run_dir = str(tmp_path_factory.mktemp("translate") / "run")
     # Also the plateau schedule through the real training entry, cutting on val_bleu.
-    config = config_lib.resolve({**TINY, "data.path": data, "train.monitor": "val_bleu",
+    config = resolve_config({**TINY, "data.path": data, "train.monitor": "val_bleu",
                                  "train.epoch_metrics_examples": 16, "train.epochs": 3,
                                  "train.schedule": "plateau", "train.plateau_patience": 1})
     return run_dir, train(config, run_dir, verbose=0)
@@ -153,27 +154,32 @@ def test_translation_scorer_matches_final_metrics(translate_run):
         assert scores[name] == pytest.approx(expected[name]), name
 
 
-def test_config_tables_match_the_tasks():
-    from tfbig.tasks import get_task
-    from tfbig.training.task_metrics import SCORERS
+def test_each_task_names_the_metrics_it_logs(classify_run, translate_run):
+    """A task's ``keras_metrics`` are what its compiled metrics log, and its
+    ``epoch_metrics`` what its ``epoch_scorer`` adds (train.monitor is checked against
+    both): a real run's history holds exactly those columns."""
+    from tfbig.tasks import AVAILABLE, get_task
 
-    for name in config_lib.TASKS:
-        task = get_task(config_lib.resolve({"task": name}))
+    for name in AVAILABLE:
+        task = get_task(resolve_config({"task": name}))
         _, metrics = task.loss_and_metrics()
         logged = ("val_loss", *(f"val_{metric.name}" for metric in metrics))
-        assert config_lib.KERAS_METRICS[name] == logged, name
+        assert task.keras_metrics == logged, name
         assert task.monitor[0] in logged and task.monitor[1] == config_lib.monitor_mode(
             task.monitor[0]), name
-        scorer = SCORERS.get(name)
-        assert config_lib.EPOCH_METRICS.get(name, ()) == (
-            tuple(f"val_{metric}" for metric in scorer.names) if scorer else ()), name
+        if not task.epoch_metrics:
+            assert task.epoch_scorer([("a", "b")], max_examples=1) is None, name
+    for run_dir, _ in (classify_run, translate_run):
+        task, _ = load_run(run_dir)
+        columns = {column for column in history_rows(run_dir)[0] if column.startswith("val_")}
+        assert columns == set(task.monitorable(task.config)), task.name
 
 
 def test_no_callback_when_off_or_not_applicable():
     from tfbig.tasks import get_task
     from tfbig.training.task_metrics import task_metrics_callback
 
-    classify = get_task(config_lib.resolve({"task": "classify"}))
+    classify = get_task(resolve_config({"task": "classify"}))
     assert task_metrics_callback(classify, [("text", "label")], 0) is None
-    mlm = get_task(config_lib.resolve({"task": "mlm"}))
+    mlm = get_task(resolve_config({"task": "mlm"}))
     assert task_metrics_callback(mlm, ["a line"], 256) is None

@@ -33,9 +33,9 @@ import dataclasses
 import os
 from pathlib import Path
 
+from tfbig.data.class_folders import list_class_folders
 from tfbig.errors import TfbigError
 
-TASKS = ("translate", "classify", "lm", "mlm", "image")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 _PAIRS = "a TSV of source<TAB>target lines"
@@ -332,46 +332,5 @@ def list_images(folder) -> tuple[list[str], list[int], list[str]]:
     Example:
         paths, labels, class_names = list_images("data/shapes")
     """
-    display = os.fspath(folder)
-    if not os.path.exists(display):
-        raise TfbigError(f"{display}: no such folder (expected {_IMAGES})")
-    if not os.path.isdir(display):
-        raise TfbigError(f"{display}: is a file, not a folder (expected {_IMAGES})")
-    class_names = sorted(entry.name for entry in os.scandir(display)
-                         if entry.is_dir() and not entry.name.startswith("."))
-    if len(class_names) < 2:
-        found = f" ({', '.join(class_names)})" if class_names else ""
-        raise TfbigError(f"{display}: found {len(class_names)} class folders{found}; expected "
-                         f"at least 2 class_name/ folders of .png/.jpg images")
-    paths, labels = [], []
-    for label, name in enumerate(class_names):
-        class_folder = os.path.join(display, name)
-        images = sorted(entry.path for entry in os.scandir(class_folder)
-                        if entry.is_file() and not entry.name.startswith(".")
-                        and entry.name.lower().endswith(IMAGE_SUFFIXES))
-        if not images:
-            raise TfbigError(f"{class_folder}: no .png/.jpg/.jpeg images "
-                             f"(every class folder needs at least one)")
-        paths += images
-        labels += [label] * len(images)
-    return paths, labels, class_names
-
-
-def iter_examples(task: str, path, *, skip_bad_lines: bool = False,
-                  report: BadLineReport | None = None, labels=None):
-    """The examples of ``path`` for ``task``, in the task's own shape.
-
-    ``translate`` → ``(source, target)``; ``classify`` → ``(text, label)``; ``lm``/``mlm`` →
-    ``text``; ``image`` → ``(image_path, class_name)`` (the folder has no bad lines to skip).
-    ``labels`` (classify only): the known labels, see :func:`read_labelled`.
-    """
-    if task == "translate":
-        return read_pairs(path, skip_bad_lines=skip_bad_lines, report=report)
-    if task == "classify":
-        return read_labelled(path, skip_bad_lines=skip_bad_lines, report=report, labels=labels)
-    if task in ("lm", "mlm"):
-        return read_texts(path, skip_bad_lines=skip_bad_lines, report=report)
-    if task == "image":
-        paths, labels, class_names = list_images(path)
-        return iter([(p, class_names[label]) for p, label in zip(paths, labels)])
-    raise TfbigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    return list_class_folders(folder, IMAGE_SUFFIXES, expected=_IMAGES,
+                              kind=".png/.jpg images", missing="no .png/.jpg/.jpeg images")

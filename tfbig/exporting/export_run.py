@@ -1,6 +1,6 @@
 """Export a finished run folder as a self-contained SavedModel, atomically.
 
-    run folder ──load_run──> (task, model) ──serving_module──> tf.Module with ``serve``
+    run folder ──load_run──> (task, model) ──task.serving_module──> tf.Module with ``serve``
     ──tf.saved_model.save──> temporary sibling folder (+ export.json, README.md)
     ──load it back and call it once──> rename to --output
 """
@@ -49,40 +49,28 @@ def export_run(run_dir, output_dir, *, overwrite=False, max_length=None, check=T
 
     import tensorflow as tf
 
-    from tfbig.exporting.serving import serving_module
     from tfbig.inference import load_run
 
     task, model = load_run(run_dir)
-    module = serving_module(task, model, max_length)
+    module = task.serving_module(model, max_length)
     info = manifest(task, module, run_dir)
     with atomic_folder(output_dir, overwrite, protect=[run_dir]) as folder:
         log(f"export: tracing and saving the {task.name} serving function")
         tf.saved_model.save(module, folder, signatures={SIGNATURE: module.serve})
-        write_manifest(folder, info)
+        write_manifest(folder, info, module.example_input)
         if check:
-            check_export(folder, task.name, log)
+            check_export(folder, module.sample_inputs(), log)
     log(f"export: wrote {output_dir}")
     return info
 
 
-def sample_inputs(task_name):
-    """A small batch every ``task_name`` signature must answer (one blank input too)."""
-    import tensorflow as tf
-
-    if task_name == "image":
-        return tf.stack([tf.io.encode_png(tf.zeros([8, 8, 3], tf.uint8)), tf.constant(b"")])
-    if task_name == "mlm":
-        return tf.constant(["a [MASK] text", ""])
-    return tf.constant(["a short text", ""])
-
-
-def check_export(folder, task_name, log=_log):
-    """Load the SavedModel in ``folder`` and call its signature on ``sample_inputs``;
-    raise ``RuntimeError`` unless every output has one row per input."""
+def check_export(folder, inputs, log=_log):
+    """Load the SavedModel in ``folder`` and call its signature on ``inputs`` (the serving
+    module's ``sample_inputs()``); raise ``RuntimeError`` unless every output has one row
+    per input."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
 
-    inputs = sample_inputs(task_name)
     outputs = tf.saved_model.load(folder).signatures[SIGNATURE](**{INPUT_NAME: inputs})
     for name, value in outputs.items():
         if value.shape[0] != inputs.shape[0]:

@@ -13,17 +13,8 @@ README = "README.md"
 SIGNATURE = "serving_default"
 INPUT_NAME = "inputs"
 
-EXAMPLES = {  # a plausible first call of each task's signature
-    "translate": 'tf.constant(["a sentence to translate"])',
-    "lm": 'tf.constant(["the beginning of a text"])',
-    "classify": 'tf.constant(["a text to classify"])',
-    "mlm": 'tf.constant(["a text with a [MASK] to fill"])',
-    "image": 'tf.constant([open("picture.png", "rb").read()])',
-}
-
-
 def manifest(task, module, run_dir):
-    """The ``export.json`` dict of ``module`` (a :class:`~tfbig.exporting.serving.
+    """The ``export.json`` dict of ``module`` (a :class:`~tfbig.serving.modules.
     ServingModule`) exported from the run ``run_dir`` of ``task``."""
     from tfbig import __version__
 
@@ -43,17 +34,18 @@ def manifest(task, module, run_dir):
     }
 
 
-def write_manifest(folder, info):
+def write_manifest(folder, info, example_input):
     """Write ``export.json`` and ``README.md`` of ``info`` (:func:`manifest`) into
-    ``folder``."""
+    ``folder``; ``example_input`` is the Python of a first call's input (the serving
+    module's ``example_input``)."""
     with open(os.path.join(folder, MANIFEST), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2, ensure_ascii=False)
         f.write("\n")
     with open(os.path.join(folder, README), "w", encoding="utf-8") as f:
-        f.write(readme(info))
+        f.write(readme(info, example_input))
 
 
-def readme(info):
+def readme(info, example_input):
     """The ``README.md`` text of ``info``."""
     def shape(spec):
         return "[" + ", ".join("batch" if size is None else str(size)
@@ -79,7 +71,7 @@ def readme(info):
         "",
         'exported = tf.saved_model.load("<this folder>")',
         f'serve = exported.signatures["{info["signature"]}"]',
-        f"result = serve({INPUT_NAME}={EXAMPLES[info['task']]})",
+        f"result = serve({INPUT_NAME}={example_input})",
         f'print(result["{first_output}"].numpy())',
         "```",
         "",

@@ -1,6 +1,6 @@
 """What every task provides to training, prediction and evaluation.
 
-The training loop (``tfbig.training.fit``), ``predict`` and ``evaluate`` only call these
+The training loop (``tfbig.runs.fit``), ``predict`` and ``evaluate`` only call these
 methods, in this order:
 
     check_augment(), load_splits()      validate + read + split the data (no TensorFlow)
@@ -14,28 +14,107 @@ methods, in this order:
     predict_texts(model, lines) → one output string per input line
 """
 
-from tfbig.data.sources import BadLineReport, iter_examples
+import sys
+
+from tfbig.data.sources import BadLineReport
 from tfbig.data.splits import split_examples
+from tfbig.config import replace
 from tfbig.errors import TfbigError
 from tfbig.tasks.data_files import data_path
+from tfbig.tasks.prepared import is_prepared, load_prepared_splits
+from tfbig.tasks.streaming import TrainStream, load_streamed_splits, should_stream
 
 
 class Task:
-    """Base class: data reading and splitting shared by every task.
+    """Base class: what a task is, and the data reading and splitting every task shares.
+
+    A task is one class: the class attributes below are all that the config, the training
+    job and the exporter know about it (``tfbig.tasks.resolve_config`` reads them).
 
     Args:
-        config: a resolved :class:`tfbig.config.RunConfig`.
+        config: a resolved :class:`tfbig.config.RunConfig`; an empty ``model.name`` becomes
+            the task's default model.
     """
 
     name = None
-    models = ()  # the model names that can do this task
+    models = ()  # the model names that can do this task; the first is its default
+    sample_data = ""  # file or folder in tfbig/sample_data/ it trains on without --data
+    reader = None  # reads a data file: e.g. staticmethod(tfbig.data.sources.read_pairs)
+    # reads shards, globs, .gz and files too big for memory as a tf.data stream
+    # (tfbig.data.stream, see tfbig.tasks.streaming); None: the task never streams
+    stream_reader = None
+    text_folder = False  # a folder of .txt files is one corpus read in memory (lm, mlm)
     monitor = ("val_loss", "min")  # the metric that picks the best checkpoint
+    # The validation metrics its compiled model logs, and those ``epoch_scorer`` adds at each
+    # epoch end: together what train.monitor may name (tests/training/test_task_metrics.py
+    # checks both against a real fit).
+    keras_metrics = ("val_loss", "val_masked_accuracy")
+    epoch_metrics = ()
+    # Where the field defaults (which suit the translation Transformer) do not suit the
+    # task: {"": for any model, model name: for that model} → {"section.field": value}. A
+    # preset, a config file, flags and --set all win over these.
+    defaults = {}
+    # Fine-tuning (tfbig.runs.finetune): the tasks whose BERT backbone this task can train
+    # under a new head of its own, from a run folder or a Hugging Face checkpoint. () = a
+    # run of this task continues as a whole model, nothing else.
+    backbone_sources = ()
 
     def __init__(self, config):
-        if config.model_name not in self.models:
-            raise TfbigError(f"--model {config.model_name} cannot do the {self.name} task; "
-                             f"use one of: {', '.join(self.models)}")
+        if not config.model.name:
+            config = replace(config, model={"name": self.models[0]})
+        self.check_config(config)
         self.config = config
+
+    @classmethod
+    def config_defaults(cls, model_name):
+        """The task's ``{"section.field": value}`` defaults for ``model_name``."""
+        return {**cls.defaults.get("", {}), **cls.defaults.get(model_name, {})}
+
+    @classmethod
+    def monitorable(cls, config):
+        """The validation metrics a run of ``config`` logs each epoch (what
+        ``train.monitor`` may name)."""
+        return cls.keras_metrics + (cls.epoch_metrics if config.train.epoch_metrics_examples
+                                    else ())
+
+    @classmethod
+    def check_config(cls, config):
+        """Reject a model that cannot do the task, or a ``train.monitor`` it never logs."""
+        if config.model_name not in cls.models:
+            raise TfbigError(f"--model {config.model_name} cannot do the {cls.name} task; "
+                             f"use one of: {', '.join(cls.models)}")
+        monitor, monitorable = config.train.monitor, cls.monitorable(config)
+        if monitor and monitor not in monitorable:
+            hint = (" (it is computed only when train.epoch_metrics_examples > 0)"
+                    if monitor in cls.epoch_metrics else "")
+            raise TfbigError(f"config field train.monitor={monitor!r}: expected one of "
+                             f"{', '.join(monitorable)} for the {cls.name} task{hint}")
+
+    def data_path(self):
+        """``data.path``, or the task's shipped sample when it is empty."""
+        return data_path(self.config.data.path, self.sample_data)
+
+    def serving_module(self, model, max_length=None):
+        """The ``tf.Module`` that ``tfbig.export`` saves: raw strings in, answers out, the
+        tokenizers inside the graph (``tfbig.serving.modules``).
+
+        Args:
+            model: the run's model.
+            max_length: tokens to generate at most (tasks that generate); ``None``: the
+                run's own length, as ``predict`` uses.
+        """
+        raise TfbigError(f"exporting a {self.name} run is not supported")
+
+    def check_no_max_length(self, max_length):
+        """``--max-length`` given to a task that generates nothing is a usage error."""
+        if max_length is not None:
+            raise TfbigError(f"--max-length applies to translate and lm runs, not to a "
+                             f"{self.name} run; leave it out")
+
+    def epoch_scorer(self, validation, max_examples):
+        """``model -> {name: value}`` scoring ``validation`` at each epoch end (names without
+        the ``val_`` prefix, matching ``epoch_metrics``), or None: the task has none."""
+        return None
 
     def check_augment(self):
         """Reject ``data.augment`` names the task does not know, before anything runs.
@@ -51,9 +130,10 @@ class Task:
         return []
 
     def read_examples(self, path, *, skip_bad_lines=False, report=None):
-        """Every example of ``path`` in the task's shape (fails on the first bad line)."""
-        return list(iter_examples(self.name, path, skip_bad_lines=skip_bad_lines,
-                                  report=report))
+        """Every example of ``path`` in the task's shape, read by its ``reader`` (a
+        ``tfbig.data.sources`` function: the data format and its error messages); the
+        first bad line is an error unless ``skip_bad_lines``."""
+        return list(self.reader(path, skip_bad_lines=skip_bad_lines, report=report))
 
     def split_key(self, path):
         """The function giving an example's split key (``None``: its first field, the text).
@@ -65,11 +145,16 @@ class Task:
         """Read the data and split it deterministically (see ``tfbig.data.splits``).
 
         Returns ``({"train", "validation", "test"} → list of examples, BadLineReport)``.
-        With ``data.val_path`` the validation split is that file.
+        With ``data.val_path`` the validation split is that file. A streamed corpus
+        (``tfbig.tasks.streaming``) gives a ``TrainStream`` for "train".
         """
         data = self.config.data
         report = BadLineReport()
-        path = data_path(self.config)
+        path = self.data_path()
+        if is_prepared(path):  # a tfbig.prepare folder (tfbig.tasks.prepared)
+            return load_prepared_splits(self, path), report
+        if should_stream(self, path, data.stream_threshold_mb):
+            return load_streamed_splits(self, path, report, getattr(self, "labels", None)), report
         examples = self.read_examples(path, skip_bad_lines=data.skip_bad_lines, report=report)
         if data.val_path:
             splits = split_examples(examples, self.split_key(path), validation=0.0,
@@ -85,3 +170,25 @@ class Task:
         if not splits["validation"]:
             splits["validation"] = splits["test"] or splits["train"][:1]
         return splits, report
+
+    def resolve_steps(self, train_examples):
+        """``train.steps_per_epoch`` of a streamed training split when it is 0: the task's
+        batches of the sample, scaled to the estimated split (logged as a data default).
+        In-memory splits: the config as it is."""
+        train = self.config.train
+        if not isinstance(train_examples, TrainStream) or train.steps_per_epoch:
+            return self.config
+        sample = list(train_examples)
+        batches = getattr(self, "train_batches", None)
+        in_sample = batches(sample) if batches else len(sample) // train.batch_size
+        steps = train_examples.steps(in_sample)
+        print(f"default from the data: train.steps_per_epoch={steps} "
+              f"({train_examples.reason})", file=sys.stderr, flush=True)
+        self.config = replace(self.config, train={"steps_per_epoch": steps})
+        return self.config
+
+    @staticmethod
+    def pipeline_input(examples, **options):
+        """What a pipeline reads: a streamed training split's ``tf.data`` stream (opened
+        with ``options``, e.g. ``labels=``), or the list itself."""
+        return examples.dataset(**options) if isinstance(examples, TrainStream) else examples

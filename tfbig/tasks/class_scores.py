@@ -7,6 +7,9 @@ from tfbig.tasks.base import Task
 class ClassScoresTask(Task):
     """A task whose model maps each example to ``[classes]`` logits."""
 
+    keras_metrics = ("val_loss", "val_accuracy")
+    epoch_metrics = ("val_macro_f1", "val_macro_precision", "val_macro_recall")
+
     def __init__(self, config):
         super().__init__(config)
         self._forward = None  # (model, its traced forward pass)
@@ -16,6 +19,13 @@ class ClassScoresTask(Task):
 
         return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    def epoch_scorer(self, validation, max_examples):
+        """Macro F1/precision/recall over the whole validation split (a forward pass is cheap
+        next to decoding, so ``max_examples`` does not cap it)."""
+        from tfbig.training.task_metrics import ClassificationScorer
+
+        return ClassificationScorer(self, validation)
 
     def logits(self, model, examples, batch_size=None):
         """float32 ``[N, classes]`` logits of ``examples``, in their order."""

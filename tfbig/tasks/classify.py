@@ -12,7 +12,6 @@ import os
 from tfbig.config import replace
 from tfbig.data.sources import numbered_labelled, read_labelled
 from tfbig.tasks.class_scores import ClassScoresTask
-from tfbig.tasks.data_files import data_path
 from tfbig.tasks.labels import check_split_labels, learn_labels, load_labels, save_labels
 
 TOKENIZER = "tokenizer"
@@ -32,7 +31,16 @@ class ClassifyTask(ClassScoresTask):
 
     name = "classify"
     models = tuple(MODEL_NAMES)
+    sample_data = "reviews.tsv"
+    backbone_sources = ("mlm", "classify")
     monitor = ("val_accuracy", "max")
+
+    @staticmethod
+    def stream_reader(files, **options):
+        """A stream of shards, globs, ``.gz`` or a big file (``tfbig.tasks.streaming``)."""
+        from tfbig.data.stream import labelled_stream  # TensorFlow loads only here
+
+        return labelled_stream(files, **options)
 
     def __init__(self, config):
         super().__init__(config)
@@ -57,7 +65,7 @@ class ClassifyTask(ClassScoresTask):
     def load_splits(self):
         """Split the data; every validation/test label must occur in the training split."""
         splits, report = super().load_splits()
-        check_split_labels(splits, lambda example: example[1], data_path(self.config),
+        check_split_labels(splits, lambda example: example[1], self.data_path(),
                            self.config.data.val_path, line_of=_line_of)
         return splits, report
 
@@ -75,7 +83,7 @@ class ClassifyTask(ClassScoresTask):
     def resolve_lengths(self, train_examples):
         """``data.max_source_length`` (0 = the longest training text + [CLS] and [SEP]),
         capped at ``model.max_length``: the classifier's ``T``."""
-        from tfbig.data.pipeline import longest_tokenized
+        from tfbig.data.token_lengths import longest_tokenized
 
         data, cap = self.config.data, self.config.model.max_length
         length = data.max_source_length or longest_tokenized(
@@ -99,11 +107,11 @@ class ClassifyTask(ClassScoresTask):
 
     def dataset(self, examples, *, training, batch_size=None):
         """Batches ``({"token_ids", "padding_mask"}, label ids)`` for fit/evaluate."""
-        from tfbig.data.pipeline import classification_dataset
+        from tfbig.data.pipeline_text import classification_dataset
 
         data, train = self.config.data, self.config.train
         return classification_dataset(
-            examples, self.tokenizer, self.label_ids,
+            self.pipeline_input(examples, labels=list(self.labels)), self.tokenizer, self.label_ids,
             batch_size=batch_size or train.batch_size, sequence_length=data.max_source_length,
             shuffle=training, seed=train.seed, shuffle_buffer=data.shuffle_buffer,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
@@ -187,6 +195,13 @@ class ClassifyTask(ClassScoresTask):
                  "loss": float(loss)}
                 for (text, label), prediction, loss in zip(examples, y_pred, losses)]
         return metrics, rows
+
+    def serving_module(self, model, max_length=None):
+        from tfbig.serving.modules import ClassifyServing
+
+        self.check_no_max_length(max_length)
+        return ClassifyServing(model, self.tokenizer, self.labels,
+                               self.config.data.max_source_length)
 
     def write_plots(self, model, examples, folder):
         """The confusion matrix and per-class precision/recall/F1 bars of ``examples``."""

@@ -8,18 +8,18 @@ identical, byte for byte).
 
 import os
 
-from tfbig.config import SAMPLE_DATA
 from tfbig.errors import TfbigError
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "sample_data")
 
 
-def data_path(config):
-    """``config.data.path``, or the task's shipped sample when it is empty."""
-    if config.data.path:
-        return config.data.path
-    sample = os.path.join(SAMPLE_DIR, SAMPLE_DATA[config.task])
+def data_path(path, sample_name):
+    """``path`` (the user's ``data.path``), or the shipped sample ``sample_name`` when it is
+    empty (a task's ``sample_data``)."""
+    if path:
+        return path
+    sample = os.path.join(SAMPLE_DIR, sample_name)
     if not os.path.exists(sample):
         raise TfbigError(f"no --data given and the shipped sample {sample} is missing (an "
                          f"incomplete install? reinstall tfbig, or pass --data PATH)")

@@ -16,6 +16,7 @@ import math
 import os
 
 from tfbig.config import replace
+from tfbig.data.sources import read_texts
 from tfbig.errors import TfbigError
 from tfbig.tasks.base import Task
 
@@ -47,7 +48,18 @@ class LanguageModelTask(Task):
 
     name = "lm"
     models = ("gpt",)
+    sample_data = "corpus.txt"
+    defaults = {"": {"model.positional": "learned"}}  # GPT-2's position table
+    reader = staticmethod(read_texts)
+    text_folder = True
     monitor = ("val_loss", "min")
+
+    @staticmethod
+    def stream_reader(files, **options):
+        """A stream of shards, globs, ``.gz`` or a big file (``tfbig.tasks.streaming``)."""
+        from tfbig.data.stream import text_stream  # TensorFlow loads only here
+
+        return text_stream(files, **options)
 
     def __init__(self, config):
         super().__init__(config)
@@ -129,11 +141,11 @@ class LanguageModelTask(Task):
 
     def dataset(self, texts, *, training, batch_size=None):
         """Batches ``(token_ids [B, T], next_ids [B, T])`` for fit/evaluate."""
-        from tfbig.data.pipeline import language_model_dataset
+        from tfbig.data.pipeline_text import language_model_dataset
 
         data, train = self.config.data, self.config.train
         return language_model_dataset(
-            texts, self.tokenizer, batch_size=batch_size or train.batch_size,
+            self.pipeline_input(texts), self.tokenizer, batch_size=batch_size or train.batch_size,
             sequence_length=data.max_source_length, pack=True, shuffle=training,
             seed=train.seed, shuffle_buffer=data.shuffle_buffer,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training)
@@ -149,7 +161,8 @@ class LanguageModelTask(Task):
         gpt = build_model(
             "gpt", vocabulary_size=self.tokenizer.vocab_size, num_layers=model.num_layers,
             num_heads=model.num_heads, hidden_dim=model.d_model, intermediate_dim=model.dff,
-            dropout=model.dropout_rate, max_sequence_length=max(model.max_length, length))
+            dropout=model.dropout_rate, max_sequence_length=max(model.max_length, length),
+            positional=model.positional)
         gpt.build((None, length))
         return gpt
 
@@ -221,7 +234,8 @@ class LanguageModelTask(Task):
         """
         import numpy as np
 
-        from tfbig.data.pipeline import add_start_end, next_token_windows
+        from tfbig.data.batching import add_start_end
+        from tfbig.data.pipeline_text import next_token_windows
 
         scorer, length = self._window_scorer(model), self.config.data.max_source_length
         per_line = []
@@ -259,6 +273,12 @@ class LanguageModelTask(Task):
         rows = [{"text": text, "tokens": int(count), "loss": float(loss / max(count, 1))}
                 for text, count, loss in zip(texts, targets, losses)]
         return metrics, rows
+
+    def serving_module(self, model, max_length=None):
+        from tfbig.serving.modules import ContinuationServing
+
+        return ContinuationServing(model, self.tokenizer,
+                                   max_length or self.config.data.max_source_length)
 
     def write_plots(self, model, texts, folder):
         """No task plot: the history and learning-rate plots tell the story."""

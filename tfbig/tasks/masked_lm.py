@@ -19,6 +19,7 @@ import math
 import os
 
 from tfbig.config import replace
+from tfbig.data.sources import read_texts
 from tfbig.tasks.base import Task
 
 TOKENIZER = "tokenizer"
@@ -34,7 +35,17 @@ class MaskedLMTask(Task):
 
     name = "mlm"
     models = ("bert",)
+    sample_data = "corpus.txt"
+    reader = staticmethod(read_texts)
+    text_folder = True
     monitor = ("val_loss", "min")
+
+    @staticmethod
+    def stream_reader(files, **options):
+        """A stream of shards, globs, ``.gz`` or a big file (``tfbig.tasks.streaming``)."""
+        from tfbig.data.stream import text_stream  # TensorFlow loads only here
+
+        return text_stream(files, **options)
 
     def __init__(self, config):
         super().__init__(config)
@@ -53,7 +64,7 @@ class MaskedLMTask(Task):
     def resolve_lengths(self, train_texts):
         """``data.max_source_length`` (0 = the longest training line + [CLS] and [SEP]),
         capped at ``model.max_length``."""
-        from tfbig.data.pipeline import longest_tokenized
+        from tfbig.data.token_lengths import longest_tokenized
 
         data, cap = self.config.data, self.config.model.max_length
         length = data.max_source_length or longest_tokenized(train_texts, self.tokenizer) + 2
@@ -71,11 +82,11 @@ class MaskedLMTask(Task):
     def dataset(self, texts, *, training, batch_size=None):
         """Batches ``({"token_ids", "padding_mask"}, labels [B, T])``; label 0 = not chosen.
         Unshuffled (evaluation), the masks depend only on ``train.seed``."""
-        from tfbig.data.pipeline import masked_lm_dataset
+        from tfbig.data.pipeline_text import masked_lm_dataset
 
         data, train = self.config.data, self.config.train
         return masked_lm_dataset(
-            texts, self.tokenizer, batch_size=batch_size or train.batch_size,
+            self.pipeline_input(texts), self.tokenizer, batch_size=batch_size or train.batch_size,
             sequence_length=data.max_source_length, mask_rate=MASK_RATE, seed=train.seed,
             shuffle=training, shuffle_buffer=data.shuffle_buffer,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training)
@@ -183,6 +194,12 @@ class MaskedLMTask(Task):
             "perplexity": math.exp(min(cross_entropy, 700.0)),
         }
         return metrics, rows
+
+    def serving_module(self, model, max_length=None):
+        from tfbig.serving.modules import MaskFillingServing
+
+        self.check_no_max_length(max_length)
+        return MaskFillingServing(model, self.tokenizer)
 
     def write_plots(self, model, texts, folder):
         """No task plot: the history and learning-rate plots tell the story."""

@@ -1,27 +1,31 @@
 """The text-to-text task (translation, summarisation, date normalisation, …).
 
-Data: a TSV of ``source<TAB>target`` lines. Model: the encoder-decoder Transformer.
+Data: a TSV of ``source<TAB>target`` lines. Model: the encoder-decoder Transformer, or
+(``--model rnn``) the LSTM encoder-decoder with Luong attention (``models/rnn_seq2seq.py``).
 Loss: masked cross-entropy with label smoothing; metric: masked token accuracy.
 Final metrics: exact match, BLEU, chrF of greedy decoding; token accuracy, perplexity.
 
 Reading order of the default ``python -m tfbig.train``, from the TSV to a prediction:
 
-1. ``tfbig/train.py`` → ``tfbig/training/fit.py`` ``train()``: the driver, top to bottom.
+1. ``tfbig/train.py`` → ``tfbig/runs/fit.py`` ``train()``: the driver, top to bottom.
 2. This task: ``load_splits`` (``data/sources.py`` reads, ``data/splits.py`` splits by
    hash), ``learn_assets`` (``data/tokenizers.py``: characters for the dates sample).
-3. ``data/pipeline.py`` ``translation_dataset``: strings → padded id batches (``tf.data``).
+3. ``data/pipeline_translate.py``: strings → id batches grouped by length (``tf.data``).
 4. ``models/transformer.py``: ``layers/encoder.py`` and ``decoder.py`` → blocks →
    ``layers/multi_head_attention.py`` → ``layers/attention.py``, the formula.
-5. ``training/fit.py`` again: compile with ``tfbig/losses.py``, ``model.fit`` with
+5. ``runs/fit.py`` again: compile with ``tfbig/losses.py``, ``model.fit`` with
    ``training/callbacks.py``.
-6. ``predict_texts`` → ``generation/__init__.py`` ``generate`` (greedy, a key/value cache);
+6. ``predict_texts`` → ``generation/generator.py`` ``generate`` (greedy, a key/value cache);
    ``final_metrics`` → ``scoring/text.py`` (BLEU, chrF, exact match).
 """
 
 import os
 
 from tfbig.config import replace
+from tfbig.data.sources import read_pairs
+from tfbig.errors import TfbigError
 from tfbig.tasks.base import Task
+from tfbig.tasks.prepared import PreparedTrain, prepared_choices
 
 SOURCE_TOKENIZER = "source_tokenizer"
 TARGET_TOKENIZER = "target_tokenizer"
@@ -35,8 +39,18 @@ class TranslateTask(Task):
     """
 
     name = "translate"
-    models = ("transformer",)
+    models = ("transformer", "rnn")
+    sample_data = "dates.tsv"
+    reader = staticmethod(read_pairs)
     monitor = ("val_masked_accuracy", "max")
+    epoch_metrics = ("val_bleu", "val_chrf", "val_exact_match")
+
+    @staticmethod
+    def stream_reader(files, **options):
+        """A stream of shards, globs, ``.gz`` or a big file (``tfbig.tasks.streaming``)."""
+        from tfbig.data.stream import translation_stream  # TensorFlow loads only here
+
+        return translation_stream(files, **options)
 
     def __init__(self, config):
         super().__init__(config)
@@ -55,12 +69,19 @@ class TranslateTask(Task):
         (``tfbig.tasks.translate_defaults``): ``[(key, value, reason)]``."""
         from tfbig.tasks.translate_defaults import data_defaults
 
-        return data_defaults(train_pairs, batch_size=self.config.train.batch_size)
+        if isinstance(train_pairs, PreparedTrain):  # chosen when it was prepared
+            return prepared_choices(self.config, train_pairs)
+        scale = getattr(train_pairs, "estimated_examples", len(train_pairs)) / max(
+            len(train_pairs), 1)  # a stream's sample stands for the whole split
+        return data_defaults(train_pairs, batch_size=self.config.train.batch_size, scale=scale)
 
     def learn_assets(self, train_pairs):
         """Learn source and target vocabularies from the training split only."""
         from tfbig.data.tokenizers import learn_tokenizer
 
+        if isinstance(train_pairs, PreparedTrain):  # learnt when it was prepared
+            self.load_assets(train_pairs.folder)
+            return
         data = self.config.data
         kind = "char" if data.tokenizer == "auto" else data.tokenizer
         options = dict(vocab_size=data.vocab_size, lower_case=data.lower_case,
@@ -74,9 +95,15 @@ class TranslateTask(Task):
         The target length counts the decoder positions: tokens + 1 ([START] or [END]).
         Both are capped at ``model.max_length`` and at least 3.
         """
-        from tfbig.data.pipeline import tokenized_lengths
+        from tfbig.data.token_lengths import tokenized_lengths
 
         data, cap = self.config.data, self.config.model.max_length
+        if isinstance(train_pairs, PreparedTrain):  # fixed when it was prepared
+            prepared = train_pairs.info["data"]
+            self.config = replace(self.config, data={
+                field: prepared[field] for field in ("max_source_length", "max_target_length")})
+            self._train_lengths = list(train_pairs.example_lengths())
+            return self.config
         source_lengths = tokenized_lengths((s for s, _ in train_pairs), self.source_tokenizer)
         target_lengths = tokenized_lengths((t for _, t in train_pairs), self.target_tokenizer)
         source = data.max_source_length or int(source_lengths.max())
@@ -110,7 +137,7 @@ class TranslateTask(Task):
 
     def train_batches(self, train_pairs):
         """Training batches in one epoch."""
-        from tfbig.data.pipeline import token_batches_per_epoch
+        from tfbig.data.pipeline_translate import token_batches_per_epoch
 
         data, train = self.config.data, self.config.train
         if not train.batch_tokens:
@@ -126,9 +153,12 @@ class TranslateTask(Task):
 
         Training batches hold ``train.batch_tokens`` tokens when it is set (grouped by
         length); evaluation batches keep the examples' order (``score`` lines them up)."""
-        from tfbig.data.pipeline import translation_dataset, translation_token_batches
+        from tfbig.data.pipeline_translate import translation_dataset, translation_token_batches
 
         data, train = self.config.data, self.config.train
+        if isinstance(pairs, PreparedTrain):
+            return self._prepared_dataset(pairs, training=training, batch_size=batch_size)
+        pairs = self.pipeline_input(pairs)
         if training and train.batch_tokens:
             return translation_token_batches(
                 pairs, self.source_tokenizer, self.target_tokenizer,
@@ -143,6 +173,45 @@ class TranslateTask(Task):
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
             augment=data.augment if training and data.augment else None)
 
+    def _prepared_dataset(self, train_ids, *, training, batch_size=None):
+        """``dataset`` of a prepared folder's training split: the same pipeline from the
+        token ids on (``tfbig.data.pipeline_translate``: ``id_token_batches``,
+        ``id_translation_dataset``), so the batches are the raw corpus's."""
+        from tfbig.data.augment_text import text_augmenter
+        from tfbig.data.pipeline_translate import (id_token_batches, id_translation_dataset,
+                                                   prepared_examples)
+
+        from tfbig.data.tokenizers import load_tokenizer
+
+        for name, tokenizer in ((SOURCE_TOKENIZER, self.source_tokenizer),
+                                (TARGET_TOKENIZER, self.target_tokenizer)):
+            prepared = load_tokenizer(os.path.join(train_ids.folder, name))
+            if prepared.vocabulary != tokenizer.vocabulary:  # e.g. fine-tuning another run
+                raise TfbigError(f"--data {train_ids.folder}: its {name.replace('_', ' ')} is "
+                                 f"not this run's; train from the raw corpus, or prepare it "
+                                 f"with this run's tokenizer")
+        data, train = self.config.data, self.config.train
+        examples = prepared_examples(train_ids.files, len(train_ids))
+        # A streamed corpus's shuffle buffer was data.shuffle_buffer (its size unknown).
+        buffer_size = (data.shuffle_buffer if train_ids.info.get("streamed") else
+                       min(len(train_ids), data.shuffle_buffer))
+        if training and train.batch_tokens:
+            augment = (text_augmenter(data.augment, self.source_tokenizer.vocab_size)
+                       if data.augment else None)
+            return id_token_batches(
+                examples, batch_tokens=train.batch_tokens, source_length=data.max_source_length,
+                target_length=data.max_target_length, seed=train.seed, buffer_size=buffer_size,
+                augment=augment, cache=False, by_file=True)
+        if training and data.augment:
+            raise TfbigError("data.augment with a tfbig.prepare folder needs token-budget "
+                             "batches (train.batch_tokens > 0), or train from the raw corpus")
+        return id_translation_dataset(
+            examples, batch_size=batch_size or train.batch_size,
+            source_length=data.max_source_length, target_length=data.max_target_length,
+            shuffle=training, seed=train.seed, buffer_size=buffer_size,
+            repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
+            by_file=True)
+
     def tokens_per_step(self):
         """Decoder positions one train step processes (for tokens/s)."""
         train = self.config.train
@@ -150,9 +219,21 @@ class TranslateTask(Task):
 
     # ------------------------------------------------------------------------------- model
     def build_model(self):
+        """The Transformer at ``config.model``'s sizes; ``rnn``: the LSTM encoder-decoder with
+        ``d_model`` as its embedding size and units (``num_layers``, ``num_heads`` and ``dff``
+        do not apply: one bidirectional encoder layer, one decoder layer, one attention)."""
         from tfbig.models.transformer import Transformer
 
         model, data = self.config.model, self.config.data
+        shapes = ((None, data.max_source_length), (None, data.max_target_length))
+        if self.config.model_name == "rnn":
+            from tfbig.models.rnn_seq2seq import RNNSeq2Seq
+
+            rnn = RNNSeq2Seq(self.source_tokenizer.vocab_size, self.target_tokenizer.vocab_size,
+                             embedding_dim=model.d_model, units=model.d_model, cell="lstm",
+                             dropout=model.dropout_rate, name="rnn_seq2seq")
+            rnn.build(shapes)
+            return rnn
         transformer = Transformer(
             num_layers=model.num_layers, d_model=model.d_model, num_heads=model.num_heads,
             dff=model.dff, input_vocab_size=self.source_tokenizer.vocab_size,
@@ -162,7 +243,7 @@ class TranslateTask(Task):
             positional=model.positional, norm_first=model.norm_first,
             activation=model.activation, tie_embeddings=model.tie_embeddings,
             name="transformer")
-        transformer.build(((None, data.max_source_length), (None, data.max_target_length)))
+        transformer.build(shapes)
         return transformer
 
     def loss_and_metrics(self):
@@ -178,7 +259,7 @@ class TranslateTask(Task):
         """Decode one output string per input string."""
         import tensorflow as tf
 
-        from tfbig.data.pipeline import to_fixed_length
+        from tfbig.data.batching import to_fixed_length
         from tfbig.generation import generate
         from tfbig.special_tokens import END_ID, START_ID
 
@@ -222,6 +303,25 @@ class TranslateTask(Task):
                 total.append(values.numpy())
         loss_sums, correct, tokens = (np.concatenate(total) for total in totals)
         return loss_sums / np.maximum(tokens, 1), correct, tokens
+
+    def serving_module(self, model, max_length=None):
+        from tfbig.serving.modules import TranslateServing
+
+        data = self.config.data
+        max_new_tokens = max_length or data.max_target_length
+        limit = getattr(model, "max_length", None)
+        if limit is not None and max_new_tokens > limit:
+            raise TfbigError(f"--max-length {max_new_tokens} is longer than the model's "
+                             f"position table ({limit}); use at most {limit}")
+        return TranslateServing(model, self.source_tokenizer, self.target_tokenizer,
+                                data.max_source_length, max_new_tokens)
+
+    def epoch_scorer(self, validation, max_examples):
+        """BLEU, chrF and exact match of the first ``max_examples`` validation pairs, greedy
+        decoded (the same pairs every epoch, so the curve compares like with like)."""
+        from tfbig.training.task_metrics import TranslationScorer
+
+        return TranslationScorer(self, validation, max_examples)
 
     def final_decoding(self):
         """``(method, options)`` of the final metrics: ``train.final_decode`` ("auto": beam
@@ -279,11 +379,12 @@ class TranslateTask(Task):
 
     def write_plots(self, model, pairs, folder):
         """Attention maps of the first example: encoder self, decoder self, and cross
-        attention of the last layer, every head, tokens on the axes."""
+        attention of the last layer, every head, tokens on the axes (the RNN has only the
+        cross attention)."""
         import tensorflow as tf
 
         from tfbig import plots
-        from tfbig.data.pipeline import encode_translation_batch
+        from tfbig.data.pipeline_translate import encode_translation_batch
 
         (source_ids, decoder_inputs), _ = encode_translation_batch(
             tf.constant([pairs[0][0]]), tf.constant([pairs[0][1]]), self.source_tokenizer,
@@ -298,6 +399,8 @@ class TranslateTask(Task):
         for name, queries, keys in (("encoder", source_tokens, source_tokens),
                                     ("decoder_self", target_tokens, target_tokens),
                                     ("cross", target_tokens, source_tokens)):
+            if name not in scores:
+                continue
             weights = scores[name][-1][0, :, :len(queries), :len(keys)]  # (heads, T_q, T_k)
             paths.append(plots.plot_attention(
                 weights.numpy(), queries, keys,

@@ -52,8 +52,11 @@ def model_size(tokens):
     return next(name for limit, name in SIZES if tokens < limit)
 
 
-def data_defaults(pairs, *, batch_size):
-    """``[(config key, value, reason)]`` for the translate task's training ``pairs``."""
+def data_defaults(pairs, *, batch_size, scale=1.0):
+    """``[(config key, value, reason)]`` for the translate task's training ``pairs``.
+
+    ``scale``: training pairs per pair of ``pairs`` when they are a sample of a streamed
+    corpus (the model size follows the whole corpus's tokens)."""
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     words = [len(_distinct_words(sources)), len(_distinct_words(targets))]
     language = max(words) >= LANGUAGE_WORDS
@@ -66,8 +69,10 @@ def data_defaults(pairs, *, batch_size):
         choices.append(("data.vocab_size", vocab, "a third of the larger side's distinct "
                                                    "words, within [1000, 32000]"))
     tokens = estimated_tokens(targets, kind)
-    size = model_size(tokens)
-    choices.append(("model.preset", size, f"≈{tokens:,} training target tokens"))
+    total = round(tokens * scale)
+    size = model_size(total)
+    choices.append(("model.preset", size, f"≈{total:,} training target tokens"
+                    + (f" (scaled from a sample of {len(pairs):,} pairs)" if scale != 1 else "")))
     if language:
         mean_length = tokens / max(len(targets), 1) + 2  # [START]/[END]
         batch_tokens = max(256, round(batch_size * mean_length / 256) * 256)

@@ -27,8 +27,6 @@ import time
 import keras
 import numpy as np
 
-from tfbig.config import EPOCH_METRICS
-
 
 class TaskMetrics(keras.callbacks.Callback):
     """Add ``val_<name>`` values from ``scorer(model)`` to the logs at each epoch end.
@@ -132,24 +130,19 @@ class TranslationScorer:
                 "exact_match": exact_match(predictions, self.references)}
 
 
-SCORERS = {"classify": ClassificationScorer, "image": ClassificationScorer,
-           "translate": TranslationScorer}
-
-
 def task_metrics_callback(task, validation, max_examples):
-    """The epoch-end metrics callback of ``task`` on the ``validation`` examples, or None
-    where the task has none (lm, mlm) or ``max_examples`` is 0 (``train.epoch_metrics_examples``).
+    """The epoch-end metrics callback of ``task`` on the ``validation`` examples (its
+    ``epoch_scorer``), or None where the task has none (lm, mlm) or ``max_examples`` is 0
+    (``train.epoch_metrics_examples``).
 
     ``max_examples`` caps the decoded (translate) examples; classification always scores
     the whole split, a forward pass being cheap next to decoding.
     """
-    scorer_class = SCORERS.get(task.name)
-    if scorer_class is None or not max_examples or not validation:
+    if not max_examples or not validation:
         return None
-    if scorer_class is TranslationScorer:
-        scorer = TranslationScorer(task, validation, max_examples)
-    else:
-        scorer = scorer_class(task, validation)
-    # The config validates train.monitor against EPOCH_METRICS: they must name the same.
-    assert tuple("val_" + name for name in scorer.names) == EPOCH_METRICS[task.name]
+    scorer = task.epoch_scorer(validation, max_examples)
+    if scorer is None:
+        return None
+    # The config checks train.monitor against the task's epoch_metrics: same names.
+    assert tuple("val_" + name for name in scorer.names) == task.epoch_metrics
     return TaskMetrics(scorer)

@@ -1,6 +1,6 @@
 """Which examples a search trial trains and validates on.
 
-A trial trains through tfbig's own ``tfbig.training.fit.train``, which reads its data with
+A trial trains through tfbig's own ``tfbig.runs.fit.train``, which reads its data with
 the task's ``load_splits()``. While :func:`trial_splits` is active that returns, instead of
 the usual three splits:
 
@@ -22,7 +22,6 @@ import contextlib
 
 from tfbig.data.splits import kfold
 from tfbig.tasks.base import Task
-from tfbig.tasks.data_files import data_path
 
 
 def training_pool(task, splits):
@@ -39,7 +38,7 @@ def training_pool(task, splits):
 
 def fold_splits(task, splits, fold, folds):
     """``{"train", "validation", "test": []}`` of fold ``fold`` of ``folds``."""
-    key = task.split_key(data_path(task.config))
+    key = task.split_key(task.data_path())
     for index, (train, validation) in enumerate(kfold(training_pool(task, splits), folds,
                                                       key)):
         if index == fold:

@@ -18,6 +18,7 @@ import sys
 from tfbig import config as config_lib
 from tfbig import optional, run_folder
 from tfbig.errors import TfbigError
+from tfbig.tasks import resolve_config
 from tfbig.tuning.search_space import parse_search_space, trial_values
 
 TUNERS = ("grid", "random", "hyperband", "bayesian")
@@ -182,7 +183,7 @@ def same_run(run_dir, config):
 def train_best(config, run_dir):
     """Train ``config`` into ``run_dir`` on the usual splits (resuming an interrupted run of
     it; reusing a finished one)."""
-    from tfbig.training import fit
+    from tfbig.runs import fit
 
     state = run_folder.run_state(run_dir)
     same = same_run(run_dir, config)
@@ -218,7 +219,7 @@ def tune(overrides, output, *, tuner=None, folds=1, max_trials=None, overwrite=F
         a dict: ``monitor``, ``mode``, ``rows`` (results.csv), ``best`` (its row),
         ``best_config`` and ``best_run`` (paths) and ``summary`` (the best run's metrics).
     """
-    config = config_lib.resolve(overrides)
+    config = resolve_config(overrides)
     if not config.search_space:
         raise no_search_space_error(config_file)
     dimensions = parse_search_space(config.search_space, overrides)
@@ -259,7 +260,7 @@ def tune(overrides, output, *, tuner=None, folds=1, max_trials=None, overwrite=F
                          f"{os.path.join(output, RESULTS)}")
     best_trial = searcher.oracle.get_best_trials(1)[0]
     best = next(row for row in rows if row["trial"] == best_trial.trial_id)
-    best_config = config_lib.resolve({**overrides, **trial_values(
+    best_config = resolve_config({**overrides, **trial_values(
         dimensions, best_trial.hyperparameters.values), "search_space": {}})
     best_config_path = os.path.join(output, BEST_CONFIG)
     best_config.save(best_config_path)

@@ -20,6 +20,7 @@ import typing
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
+from tfbig.tasks import resolve_config
 
 RANGE_KEYS = ("min", "max", "step", "sampling")
 SAMPLINGS = ("linear", "log", "reverse_log")
@@ -170,7 +171,7 @@ def _check_alone(dimensions, overrides):
                                                                       dimension.max)
         for value in probes:
             try:
-                config_lib.resolve({**overrides, dimension.key: value})
+                resolve_config({**overrides, dimension.key: value})
             except TfbigError as error:
                 others = [key for key in tuned if key != dimension.key and key in str(error)]
                 if not others:

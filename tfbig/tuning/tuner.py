@@ -2,7 +2,7 @@
 
 A trial is one point of the search space: its config is the search's own config with the
 trial's values on top (later wins, as ``--set`` does). It trains ``folds`` times with
-``tfbig.training.fit.train`` (so every task and model can be tuned, and a trial folder is
+``tfbig.runs.fit.train`` (so every task and model can be tuned, and a trial folder is
 an ordinary run folder), and its score is the mean over folds of the monitored validation
 metric at its best epoch. keras-tuner's oracle picks the trials and keeps the search state
 in ``OUTPUT/search/``; tfbig adds one record per trial (fold scores, seconds, error).
@@ -30,7 +30,8 @@ import numpy as np
 from tfbig import config as config_lib
 from tfbig import run_folder
 from tfbig.errors import TfbigError
-from tfbig.training import fit
+from tfbig.runs import fit
+from tfbig.tasks import resolve_config
 from tfbig.tuning.folds import trial_splits
 from tfbig.tuning.search_space import trial_values
 
@@ -62,7 +63,7 @@ class Plan:
                      "search_space": {}}
         if "tuner/epochs" in values:  # Hyperband's budget for this trial
             overrides["train.epochs"] = int(values["tuner/epochs"])
-        return config_lib.resolve(overrides, source="search_space")
+        return resolve_config(overrides, source="search_space")
 
 
 def read_record(trial_dir):

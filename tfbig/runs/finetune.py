@@ -21,6 +21,7 @@ import os
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
+from tfbig.tasks import AVAILABLE, get_task, task_class
 from tfbig.training.finetune_methods import METHODS, apply_method
 
 
@@ -62,8 +63,10 @@ class PretrainedStart:
             from tfbig.checkpoints.hf_bert import bert_encoder_arguments
             from tfbig.checkpoints.hf_files import CONFIG_FILE, checkpoint_folder
 
-            if config.task != "classify" or config.model_name != "bert":
-                raise TfbigError(f"--from-hf fine-tunes a BERT checkpoint for --task classify "
+            if not task_class(config.task).backbone_sources or config.model_name != "bert":
+                heads = " or ".join(f"--task {name}" for name in AVAILABLE
+                                    if task_class(name).backbone_sources)
+                raise TfbigError(f"--from-hf fine-tunes a BERT checkpoint for {heads} "
                                  f"(--model bert); received --task {config.task} --model "
                                  f"{config.model_name}")
             if config.data.augment:
@@ -76,27 +79,35 @@ class PretrainedStart:
                 "max_length": sizes["max_sequence_length"]})
         from tfbig.run_folder import require_run
 
-        source = config_lib.from_dict(require_run(self.path))
+        source = get_task(config_lib.from_dict(require_run(self.path))).config
+        new_head = task_class(config.task).backbone_sources
         if source.task != config.task and not (
-                config.task == "classify" and source.task in ("mlm", "classify")
+                source.task in new_head
                 and source.model_name == "bert" and config.model_name == "bert"):
+            heads = [name for name in AVAILABLE
+                     if source.task in task_class(name).backbone_sources and name != source.task]
             raise TfbigError(
                 f"--from {self.path} is a {source.task} run ({source.model_name}); it can "
                 f"continue as --task {source.task}"
-                + (" or become --task classify --model bert" if source.model_name == "bert"
-                   else ""))
-        if self.method != "full" and source.task == config.task != "classify":
+                + "".join(f" or become --task {name} --model bert" for name in heads
+                          if source.model_name == "bert"))
+        if self.method != "full" and source.task == config.task and not new_head:
             raise TfbigError(f"--method {self.method} needs a new head (a bert backbone "
-                             f"fine-tuned for classify); continuing a {source.task} run "
-                             f"trains the whole model: use --method full")
-        if config.train.layer_lr_decay != 1.0 and source.task == config.task != "classify":
+                             f"fine-tuned for {self._head_tasks()}); continuing a "
+                             f"{source.task} run trains the whole model: use --method full")
+        if config.train.layer_lr_decay != 1.0 and source.task == config.task and not new_head:
             raise TfbigError(f"train.layer_lr_decay={config.train.layer_lr_decay} needs a "
                              f"backbone under a new head (a bert backbone fine-tuned for "
-                             f"classify); continuing a {source.task} run trains the whole "
-                             f"model at one rate: use train.layer_lr_decay=1.0")
+                             f"{self._head_tasks()}); continuing a {source.task} run trains the "
+                             f"whole model at one rate: use train.layer_lr_decay=1.0")
         return config_lib.replace(config, model=source.model, data={
             "tokenizer": source.data.tokenizer, "lower_case": source.data.lower_case,
             "strip_accents": source.data.strip_accents})
+
+    @staticmethod
+    def _head_tasks():
+        """``"classify"``: the tasks that put a new head on a pretrained backbone."""
+        return " or ".join(name for name in AVAILABLE if task_class(name).backbone_sources)
 
     # ------------------------------------------------------------------------ the model
     def _load(self, config):
@@ -134,7 +145,7 @@ class PretrainedStart:
 
     def build_model(self, task):
         loaded, _, source_task = self._load(task.config)
-        if self.source == "run" and source_task.name == task.name and task.name != "classify":
+        if self.source == "run" and source_task.name == task.name and not task.backbone_sources:
             return loaded  # the whole model continues
         from tfbig.models.bert_classifier import BertClassifier
 

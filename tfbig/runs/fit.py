@@ -31,10 +31,12 @@ def log(message):
 def _resume_config(config, run_dir):
     """The saved config of an interrupted run, if the new one asks for the same run."""
     saved = config_lib.from_dict(run_folder.read_json(os.path.join(run_dir, run_folder.CONFIG)))
+    # Fields left at 0 were resolved from the data (Task.resolve_lengths) into the saved one.
     wanted = config_lib.replace(config, data={
-        "max_source_length": config.data.max_source_length or saved.data.max_source_length,
-        "max_target_length": config.data.max_target_length or saved.data.max_target_length},
-        train={"epochs": saved.train.epochs})
+        field: getattr(config.data, field) or getattr(saved.data, field)
+        for field in ("max_source_length", "max_target_length", "sample_rate", "clip_seconds")},
+        train={"epochs": saved.train.epochs,  # and a stream's epoch, chosen from the data:
+               "steps_per_epoch": config.train.steps_per_epoch or saved.train.steps_per_epoch})
     if wanted != saved:
         differences = config_lib.differences(saved, wanted)
         raise TfbigError(
@@ -72,7 +74,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         callbacks: extra Keras callbacks.
         verbose: Keras verbosity; default a progress bar on a terminal, a line per epoch
             otherwise.
-        start: a :class:`tfbig.training.finetune.PretrainedStart` to fine-tune from
+        start: a :class:`tfbig.runs.finetune.PretrainedStart` to fine-tune from
             pretrained weights (its tokenizer, its backbone, a method); None = scratch.
         resume_hint: say that the same command with ``--output run_dir`` resumes the run
             (the commands ``train`` and ``finetune``).
@@ -80,11 +82,13 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     # Everything that can be wrong with the user's input is checked before TensorFlow is
     # imported and before the run folder is touched.
     from tfbig.tasks import get_task
+    from tfbig.tasks.streaming import skip_finished_epochs
 
     if start is not None:
         config = dataclasses.replace(config, pretrained=start.record)
     config, chosen_for_files = _file_defaults(config)
     task = get_task(config)
+    config = task.config  # model.name filled with the task's default
     task.check_augment()
     if config.data.tokenizer == "sentencepiece" and start is None:
         optional.check(["sentencepiece"])  # before hours of work, not after
@@ -107,6 +111,15 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
             and len(splits["train"]) < config.train.batch_size):
         raise TfbigError(f"train.batch_size={config.train.batch_size} is larger than the "
                          f"{len(splits['train'])} training examples; lower --batch-size")
+    role = None  # this process's place in a multi-worker cluster
+    if config.train.strategy == "multiworker":
+        from tfbig.training.multiworker_loop import fit_multiworker, wait_for_all, worker_role
+
+        if config.train.time_budget:
+            raise TfbigError("train.time_budget does not work with train.strategy=multiworker "
+                             "yet (each worker would plan from its own clock); set --epochs")
+        role = worker_role(run_dir)
+        run_dir = role.run_dir  # the chief's is the run folder; another worker's its own
     config, resuming = _prepare_run_dir(config, run_dir, overwrite)
     task = get_task(config)
 
@@ -115,15 +128,18 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
 
     from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
     from tfbig.training.distribute import describe_devices, get_strategy, use_xla
-    from tfbig.training.optimizers import build_optimizer
+    from tfbig.training.optimizers import build_optimizer, updates
     from tfbig.training.plateau import plateau_callbacks
+    from tfbig.training.precision import describe_precision, resolve_precision
     from tfbig.training.task_metrics import task_metrics_callback
     from tfbig.training.time_budget import TimeBudget
     from tfbig.training.time_estimate import TimeEstimate, format_duration
 
-    keras.utils.set_random_seed(config.train.seed)
-    keras.mixed_precision.set_global_policy(config.train.precision)
+    # The strategy first: MultiWorkerMirroredStrategy must exist before any TensorFlow op.
     strategy = get_strategy(config.train.strategy)
+    keras.utils.set_random_seed(config.train.seed)
+    precision = resolve_precision(config.train.precision, strategy)
+    keras.mixed_precision.set_global_policy(precision[0])
     if resuming:
         task.load_assets(run_dir)
     else:
@@ -132,15 +148,19 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         else:
             task.learn_assets(splits["train"])
         config = task.resolve_lengths(splits["train"])
+        config = task.resolve_steps(splits["train"])  # a stream's epoch (tasks.streaming)
         task.save_assets(run_dir)
     config.save(os.path.join(run_dir, run_folder.CONFIG))
-    log(_data_line(config, splits))
+    log(_data_line(config, splits, task.sample_data))
 
     replicas = strategy.num_replicas_in_sync
     if config.train.batch_size % replicas:
         raise TfbigError(f"train.batch_size={config.train.batch_size} must be a multiple of "
                          f"the {replicas} replicas of train.strategy={config.train.strategy}")
     train_data = task.dataset(splits["train"], training=True)
+    if resuming:  # a stream continues after its finished epochs' batches
+        train_data = skip_finished_epochs(train_data, splits["train"], run_dir,
+                                          config.train.steps_per_epoch)
     # Keras builds its metrics from the first validation batch averaged over replicas, which
     # fails when that batch splits unevenly; a first batch that divides evenly avoids it.
     validation_batch = min(config.train.batch_size,
@@ -156,11 +176,17 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     budget = config.train.time_budget
     epochs = (TimeBudget.epochs_for(budget, steps_per_epoch)
               if budget and not config.is_explicit("train.epochs") else config.train.epochs)
-    total_steps = steps_per_epoch * epochs
+    total_steps = steps_per_epoch * epochs  # train batches; the schedule counts updates
+    accumulation = config.train.gradient_accumulation_steps
+    if updates(config.train, total_steps) < 1:
+        raise TfbigError(f"train.gradient_accumulation_steps={accumulation} is more than the "
+                         f"{total_steps} train batches of the whole run, so no update would "
+                         f"happen; lower it or train more steps")
 
     with strategy.scope():
         model = task.build_model() if start is None else start.build_model(task)
-        optimizer = build_optimizer(config.train, config.model.d_model, total_steps)
+        optimizer = build_optimizer(config.train, config.model.d_model,
+                                    updates(config.train, total_steps))
         method_callbacks = ([] if start is None else
                             start.prepare(model, optimizer, config.train.layer_lr_decay))
         loss, metrics = task.loss_and_metrics()
@@ -175,10 +201,11 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     log(f"model: {config.model_name}, {model.count_params():,} parameters, "
         f"{trainable:,} trainable"
         + ("" if start is None else f"; fine-tuning {start.path} ({start.method})"))
-    for line in (describe_devices(strategy, config.train.strategy, config.train.batch_size),
+    for line in (describe_devices(strategy, config.train.strategy, config.train.batch_size,
+                                  accumulation),
                  f"compute: XLA {'on' if model.jit_compile else 'off'}"
-                 f"{' (auto)' if config.train.jit_compile == 'auto' else ''}, precision "
-                 f"{config.train.precision}"):
+                 f"{' (auto)' if config.train.jit_compile == 'auto' else ''}, "
+                 f"{describe_precision(*precision)}"):
         if line not in _SAID:  # once a process: the trials of a search share them
             log(line)
             _SAID.add(line)
@@ -216,6 +243,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         budget_callback = TimeBudget(budget, steps_per_epoch, log, progress=progress,
                                      validation_batches=-(-len(splits["validation"])
                                                           // validation_batch),
+                                     batches_per_update=accumulation,
                                      schedule=getattr(optimizer, "_learning_rate", None)
                                      if config.train.schedule == "planned" else None)
         all_callbacks += [budget_callback, progress]
@@ -229,14 +257,28 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         # data cannot run out here (it repeats whenever steps_per_epoch is set), so the
         # warning would only mislead.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        model.fit(train_data, validation_data=validation_data, epochs=epochs,
-                  steps_per_epoch=(steps_per_epoch if getattr(task, "repeats_training_data",
-                                                              False) else
-                                   config.train.steps_per_epoch or None),
-                  callbacks=all_callbacks, verbose=verbose,
-                  shuffle=False)  # the tf.data pipeline shuffles, seeded
+        if role is None:
+            model.fit(train_data, validation_data=validation_data, epochs=epochs,
+                      steps_per_epoch=(steps_per_epoch if getattr(
+                          task, "repeats_training_data", False) else
+                          config.train.steps_per_epoch or None),
+                      callbacks=all_callbacks, verbose=verbose,
+                      shuffle=False)  # the tf.data pipeline shuffles, seeded
+        else:
+            fit_multiworker(
+                model, strategy,
+                lambda batch: task.dataset(splits["train"], training=True, batch_size=batch),
+                lambda batch: task.dataset(splits["validation"], training=False,
+                                           batch_size=batch),
+                batch_size=config.train.batch_size, validation_batch=validation_batch,
+                epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=all_callbacks,
+                verbose=verbose if role.chief else 0)
     seconds = time.perf_counter() - started
-    run_folder.save_model(model, run_dir)
+    run_folder.save_model(model, run_dir)  # every worker: saving reads synced variables
+    if role is not None and not role.chief:
+        role.clean_up()  # the chief writes the final metrics and plots
+        wait_for_all(strategy)  # until the chief has
+        return {"train_seconds": round(seconds, 1)}
     if budget_callback is not None:
         total_steps = budget_callback.planned_steps or total_steps
         log(f"time budget: trained {format_duration(seconds)} of "
@@ -262,6 +304,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     _write_plots(run_dir, config, total_steps, steps_per_epoch)
     task.write_plots(model, splits["test"] or splits["validation"],
                      os.path.join(run_dir, run_folder.PLOTS))
+    if role is not None:
+        wait_for_all(strategy)  # the other workers wait for the chief to end
     return summary
 
 
@@ -284,7 +328,7 @@ def _budget_defaults(config):
     return config
 
 
-def _data_line(config, splits):
+def _data_line(config, splits, sample):
     """``data: translate task, the shipped sample dates.tsv: 6,367 train, 815 validation,
     818 test examples`` (or the ``--data`` path; with ``data.val_path``, that file after
     the counts)."""
@@ -296,8 +340,9 @@ def _data_line(config, splits):
         return path if relative.split(os.sep)[0] == os.pardir else relative
 
     source = (shown(config.data.path) if config.data.path else
-              f"the shipped sample {config_lib.SAMPLE_DATA[config.task]}")
-    counts = {split: f"{len(splits[split]):,} {split}" for split in splits}
+              f"the shipped sample {sample}")
+    counts = {split: (splits[split].describe() if hasattr(splits[split], "describe")
+                      else f"{len(splits[split]):,} {split}") for split in splits}
     if config.data.val_path:
         return (f"data: {config.task} task, {source}: {counts['train']}, {counts['test']} "
                 f"examples; {shown(config.data.val_path)}: {counts['validation']}")
@@ -310,13 +355,16 @@ def _write_plots(run_dir, config, total_steps, steps_per_epoch):
     import numpy as np
 
     from tfbig import plots
-    from tfbig.training.optimizers import build_schedule
+    from tfbig.training.optimizers import build_schedule, updates
 
     folder = os.path.join(run_dir, run_folder.PLOTS)
     os.makedirs(folder, exist_ok=True)
     history = os.path.join(run_dir, run_folder.HISTORY)
     if os.path.exists(history):
         plots.plot_history(history, os.path.join(folder, "history.png"))
+    # The schedule's steps are optimizer updates (train batches ÷ gradient accumulation).
+    total_steps = updates(config.train, total_steps)
+    steps_per_epoch /= config.train.gradient_accumulation_steps
     if config.train.schedule == "plateau":
         steps, rates = _plateau_rates(config.train, history, steps_per_epoch)
     else:

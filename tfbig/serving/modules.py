@@ -1,4 +1,4 @@
-"""What an exported model runs: one ``tf.Module`` per task, raw inputs in, answers out.
+"""What an exported model runs: one ``tf.Module`` per kind of task, raw inputs in, answers out.
 
 Each module holds the Keras model and the run's tokenizers (``tf.Module``s themselves, so
 their lookup tables and WordPiece/SentencePiece models are saved with it) and one
@@ -16,17 +16,20 @@ classify   texts                       ``labels`` [batch] string, ``probabilitie
                                        [batch, classes] float32 (softmax)
 image      encoded PNG/JPEG/GIF/BMP    ``labels``, ``probabilities`` as classify; an empty
                                        input gives label ``""`` and zero probabilities
+audio      WAV file bytes              ``labels``, ``probabilities`` as image
 mlm        texts with ``[MASK]``       ``outputs`` [batch] string: each ``[MASK]`` filled
 =========  ==========================  ==================================================
 """
 
 import tensorflow as tf
 
+from tfbig.data import audio_features
 from tfbig.data.batching import add_cls_sep, to_fixed_length
 from tfbig.data.pipeline_image import decode_image_bytes
+from tfbig.data.wav_bytes import decode_wav_bytes
 from tfbig.errors import TfbigError
-from tfbig.exporting import mask_filling
 from tfbig.generation import generate
+from tfbig.serving import mask_filling
 from tfbig.special_tokens import END_ID, START_ID
 
 INPUTS = tf.TensorSpec([None], tf.string, name="inputs")
@@ -42,11 +45,13 @@ class ServingModule(tf.Module):
     """Base class: the model, and the description of ``serve``'s input and outputs.
 
     Subclasses set ``input_description`` and ``outputs`` (name → dtype, shape, meaning) and
-    define ``serve``; :func:`tfbig.exporting.manifest.write_manifest` documents them.
+    define ``serve``; :func:`tfbig.exporting.manifest.write_manifest` documents them. A task's
+``serving_module`` builds its module (``tfbig.tasks``).
     """
 
     input_description = ""
     outputs = {}
+    example_input = 'tf.constant(["a short text"])'  # a first call, in the export's README
 
     def __init__(self, model, name):
         super().__init__(name=name)
@@ -56,18 +61,25 @@ class ServingModule(tf.Module):
         """Settings baked into the graph, for ``export.json`` (e.g. the decoding length)."""
         return {}
 
+    @staticmethod
+    def sample_inputs():
+        """A small batch ``serve`` must answer (one blank input too): the export's check."""
+        return tf.constant(["a short text", ""])
+
 
 class TranslateServing(ServingModule):
     """Source texts → greedy translations, as ``TranslateTask.predict_texts``.
 
     Args:
-        model: the run's :class:`tfbig.models.Transformer`.
+        model: the run's :class:`tfbig.models.Transformer` or
+            :class:`tfbig.models.RNNSeq2Seq` (anything ``generate`` decodes).
         source_tokenizer, target_tokenizer: the run's tokenizers.
         source_length: ``data.max_source_length`` (longer sources are cut, as in predict).
         max_new_tokens: the most tokens decoded per text.
     """
 
     input_description = "source texts, one per row (UTF-8)"
+    example_input = 'tf.constant(["a sentence to translate"])'
     outputs = {"outputs": _output("string", [None], "greedy translation of each input")}
 
     def __init__(self, model, source_tokenizer, target_tokenizer, source_length,
@@ -106,6 +118,7 @@ class ContinuationServing(ServingModule):
     """
 
     input_description = "prompts, one per row (UTF-8)"
+    example_input = 'tf.constant(["the beginning of a text"])'
     outputs = {"outputs": _output("string", [None], "greedy continuation of each prompt "
                                                     "(the new text only)")}
 
@@ -167,6 +180,7 @@ class ClassifyServing(_LabelServing):
     """
 
     input_description = "texts, one per row (UTF-8)"
+    example_input = 'tf.constant(["a text to classify"])'
 
     def __init__(self, model, tokenizer, labels, sequence_length):
         super().__init__(model, labels, name="classify_serving")
@@ -202,6 +216,11 @@ class ImageServing(_LabelServing):
     """
 
     input_description = "encoded images (PNG, JPEG, GIF or BMP file bytes), one per row"
+    example_input = 'tf.constant([open("picture.png", "rb").read()])'
+
+    @staticmethod
+    def sample_inputs():
+        return tf.stack([tf.io.encode_png(tf.zeros([8, 8, 3], tf.uint8)), tf.constant(b"")])
 
     def __init__(self, model, labels, image_size, channels):
         super().__init__(model, labels, name="image_serving")
@@ -229,6 +248,73 @@ class ImageServing(_LabelServing):
                 "probabilities": tf.where(blank[:, None], 0.0, answer["probabilities"])}
 
 
+class AudioServing(_LabelServing):
+    """WAV files' bytes → class names and probabilities, as ``AudioTask.predict_texts``.
+
+    Everything runs in the graph, as the run's evaluation pipeline
+    (:func:`tfbig.data.pipeline_audio.audio_dataset` with ``training=False``) does it: the
+    RIFF header is parsed and the samples decoded (:func:`tfbig.data.wav_bytes.
+    decode_wav_bytes`: every WAV encoding training reads, any channels, averaged to mono),
+    resampled to the run's rate, cropped or zero-padded to ``clip_seconds`` around the
+    centre, turned into a log-mel spectrogram and normalised. An empty string (predict's
+    blank line) gives label ``""`` and zero probabilities; bytes that are not such a WAV
+    file make the call fail with an ``InvalidArgumentError`` saying why.
+
+    Args:
+        model: the run's ``AudioCNN`` or ``AudioTransformer``.
+        labels: the class names.
+        sample_rate: ``data.sample_rate`` (Hz).
+        clip_seconds: ``data.clip_seconds``.
+        num_mels: mel bands of the features.
+    """
+
+    input_description = ("WAV files' bytes (8/16/24/32-bit integer or 32/64-bit float PCM, "
+                         "any rate, any channels), one per row")
+    example_input = 'tf.constant([open("clip.wav", "rb").read()])'
+
+    @staticmethod
+    def sample_inputs():
+        header = (b"RIFF" + (36 + 1600).to_bytes(4, "little") + b"WAVEfmt "
+                  + bytes.fromhex("10000000 0100 0100 401f0000 803e0000 0200 1000")
+                  + b"data" + (1600).to_bytes(4, "little"))  # 16-bit mono, 8 kHz
+        return tf.constant([header + b"\0" * 1600, b""])  # 0.1 s of silence, a blank
+
+    def __init__(self, model, labels, sample_rate, clip_seconds,
+                 num_mels=audio_features.NUM_MELS):
+        super().__init__(model, labels, name="audio_serving")
+        self.sample_rate = int(sample_rate)
+        self.clip_seconds = float(clip_seconds)
+        self.num_mels = int(num_mels)
+        self.num_samples = round(self.clip_seconds * self.sample_rate)
+        self.num_frames = audio_features.num_frames(self.num_samples, self.sample_rate)
+
+    def options(self):
+        return {**super().options(), "sample_rate": self.sample_rate,
+                "clip_seconds": self.clip_seconds, "num_mels": self.num_mels}
+
+    def _features(self, data):
+        audio = decode_wav_bytes(data, self.sample_rate)  # (samples,) at the run's rate
+        audio = audio_features.fit_duration(audio, self.num_samples)  # centred
+        log_mel = audio_features.log_mel_spectrogram(audio, self.sample_rate,
+                                                     num_mels=self.num_mels)
+        return audio_features.normalize_utterance(log_mel)  # (frames, mels)
+
+    @serving_function
+    def serve(self, inputs):
+        shape = [self.num_frames, self.num_mels]
+        blank = tf.equal(tf.strings.length(inputs), 0)  # (B,)
+
+        def features(data):
+            return tf.cond(tf.equal(tf.strings.length(data), 0),
+                           lambda: tf.zeros(shape, tf.float32), lambda: self._features(data))
+
+        spectrograms = tf.map_fn(features, inputs, fn_output_signature=tf.TensorSpec(
+            shape, tf.float32))  # (B, frames, mels)
+        answer = self._answer(self.model(spectrograms, training=False))
+        return {"labels": tf.where(blank, "", answer["labels"]),
+                "probabilities": tf.where(blank[:, None], 0.0, answer["probabilities"])}
+
+
 class MaskFillingServing(ServingModule):
     """Texts with ``[MASK]`` → each mask filled, as ``MaskedLMTask.predict_texts`` (see
     :mod:`tfbig.exporting.mask_filling`).
@@ -239,9 +325,14 @@ class MaskFillingServing(ServingModule):
     """
 
     input_description = "texts, one per row (UTF-8); the literal text [MASK] marks a blank"
+    example_input = 'tf.constant(["a text with a [MASK] to fill"])'
     outputs = {"outputs": _output(
         "string", [None], "the input with each [MASK] replaced by the most likely learned "
                           "token (masks beyond the model's longest input stay [MASK])")}
+
+    @staticmethod
+    def sample_inputs():
+        return tf.constant(["a [MASK] text", ""])
 
     def __init__(self, model, tokenizer):
         super().__init__(model, name="mlm_serving")
@@ -261,42 +352,3 @@ class MaskFillingServing(ServingModule):
         best = mask_filling.best_learned_tokens(logits)  # (B, T)
         return {"outputs": mask_filling.fill_masks(parts, token_ids, best, self.vocabulary,
                                                    self.tokenizer.mask_id)}
-
-
-def serving_module(task, model, max_length=None):
-    """The :class:`ServingModule` of a loaded run (``tfbig.inference.load_run``).
-
-    Args:
-        task: the run's task, assets loaded.
-        model: its model.
-        max_length: tokens to generate at most (translate, lm); ``None``: the run's length,
-            as ``predict`` uses.
-
-    Raises:
-        TfbigError: ``max_length`` for a task that generates nothing, or one that does not
-            fit the model.
-    """
-    data = task.config.data
-    if max_length is not None and task.name not in ("translate", "lm"):
-        raise TfbigError(f"--max-length applies to translate and lm runs, not to a "
-                         f"{task.name} run; leave it out")
-    if task.name == "translate":
-        max_new_tokens = max_length or data.max_target_length
-        limit = getattr(model, "max_length", None)
-        if limit is not None and max_new_tokens > limit:
-            raise TfbigError(f"--max-length {max_new_tokens} is longer than the model's "
-                             f"position table ({limit}); use at most {limit}")
-        return TranslateServing(model, task.source_tokenizer, task.target_tokenizer,
-                                data.max_source_length, max_new_tokens)
-    if task.name == "lm":
-        return ContinuationServing(model, task.tokenizer, max_length or data.max_source_length)
-    if task.name == "classify":
-        return ClassifyServing(model, task.tokenizer, task.labels, data.max_source_length)
-    if task.name == "image":
-        from tfbig.tasks.image import CHANNELS
-
-        return ImageServing(model, task.labels, data.image_size, CHANNELS)
-    if task.name == "mlm":
-        return MaskFillingServing(model, task.tokenizer)
-    raise TfbigError(f"exporting a {task.name} run is not supported; supported tasks: "
-                     f"translate, lm, classify, image, mlm")
