@@ -78,12 +78,23 @@ def test_start_index_equals_slicing_the_full_result(positional):
 
 
 def test_unknown_positional_is_rejected():
-    with pytest.raises(ValueError, match=r"positional must be 'sinusoidal' or 'learned', "
-                                         r"received 'rotary'"):
-        PositionalEmbedding(10, 8, positional="rotary")
+    with pytest.raises(ValueError, match=r"positional must be 'sinusoidal', 'learned' or "
+                                         r"'rotary', received 'alibi'"):
+        PositionalEmbedding(10, 8, positional="alibi")
 
 
-@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+def test_rotary_adds_no_position_vectors():
+    """Rotary positions live in the attention layers: here only the scaled token embedding,
+    and no position weights."""
+    layer = PositionalEmbedding(10, 8, max_length=16, positional="rotary")
+    output = ops.convert_to_numpy(layer(IDS))
+    assert len(layer.weights) == 1
+    np.testing.assert_allclose(output, embedding_table(layer)[IDS] * math.sqrt(8), atol=1e-6)
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer(IDS[:, 2:], start_index=2)),
+                                  output[:, 2:])
+
+
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned", "rotary"])
 def test_run_layer_test(positional, tmp_path):
     run_layer_test(lambda: PositionalEmbedding(10, 8, max_length=16, positional=positional),
                    (IDS,), expected_output_shape=(2, 6, 8), tmp_dir=tmp_path)

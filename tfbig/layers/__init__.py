@@ -1,11 +1,11 @@
 """The building blocks every tfbig model is made of.
 
 Read them in this order: ``masks`` → ``attention`` (the formula) →
-``multi_head_attention`` → ``positional_encoding`` → ``feed_forward`` →
-``dropout`` → ``encoder_block`` / ``decoder_block`` → ``encoder`` / ``decoder`` (the stacks,
-sharing ``stack``). ``validation`` checks the head/width arguments for layers and models.
-For the model family: ``causal_block`` (GPT), ``bert_embedding``, ``patch_embedding``
-(ViT), ``recurrent`` (LSTM/GRU by name).
+``multi_head_attention`` → ``positional_encoding`` and ``rotary`` (RoPE, applied inside the
+attention) → ``feed_forward`` → ``dropout`` → ``encoder_block`` / ``decoder_block`` →
+``encoder`` / ``decoder`` (the stacks, sharing ``stack``). ``validation`` checks the
+head/width arguments for layers and models. For the model family: ``causal_block`` (GPT),
+``bert_embedding``, ``patch_embedding`` (ViT), ``recurrent`` (LSTM/GRU by name).
 """
 
 from tfbig.layers import masks
@@ -21,6 +21,7 @@ from tfbig.layers.feed_forward import FeedForward
 from tfbig.layers.multi_head_attention import MultiHeadAttention
 from tfbig.layers.patch_embedding import PatchEmbedding
 from tfbig.layers.positional_encoding import PositionalEmbedding, positional_encoding
+from tfbig.layers.rotary import apply_rotary
 
 __all__ = [
     "masks",
@@ -29,6 +30,7 @@ __all__ = [
     "MultiHeadAttention",
     "PositionalEmbedding",
     "positional_encoding",
+    "apply_rotary",
     "FeedForward",
     "Dropout",
     "EncoderBlock",

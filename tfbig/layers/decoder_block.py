@@ -18,7 +18,8 @@ from tfbig.layers.validation import check_num_heads
 class DecoderBlock(KeepsArguments, keras.layers.Layer):
     """Masked self-attention, then attention over the encoder output, then feed-forward.
 
-    Args: as :class:`tfbig.layers.EncoderBlock`.
+    Args: as :class:`tfbig.layers.EncoderBlock`; ``rotary`` rotates the self-attention's
+    queries and keys only.
 
     Call arguments:
         x: target representations ``[batch, T_t, d_model]``.
@@ -37,27 +38,33 @@ class DecoderBlock(KeepsArguments, keras.layers.Layer):
     """
 
     def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, attention_dropout=None,
-                 activation="relu", norm_first=False, layer_norm_epsilon=1e-6, **kwargs):
+                 activation="relu", norm_first=False, layer_norm_epsilon=1e-6, rotary=False,
+                 **kwargs):
         super().__init__(**kwargs)
         check_num_heads(d_model, num_heads)
         self.keep_arguments(
             d_model=d_model, num_heads=num_heads, dff=dff, dropout_rate=dropout_rate,
             attention_dropout=dropout_rate if attention_dropout is None else attention_dropout,
-            activation=activation, norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon)
+            activation=activation, norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon,
+            rotary=rotary)
 
         def norm(name):
             return keras.layers.LayerNormalization(
                 epsilon=layer_norm_epsilon, name=name, dtype=self.dtype_policy)
 
-        def attention(name):
+        def attention(name, rotary=False):
             return MultiHeadAttention(num_heads, d_model // num_heads,
-                                      dropout=self.attention_dropout, name=name,
+                                      dropout=self.attention_dropout, rotary=rotary, name=name,
                                       dtype=self.dtype_policy)
 
-        self.self_attention = attention("self_attention")
+        self.self_attention = attention("self_attention", rotary)
         self.self_attention_norm = norm("self_attention_norm")
         self.self_attention_residual_dropout = Dropout(
             dropout_rate, name="self_attention_residual_dropout")
+        # Cross-attention is never rotated: a target position and a source position index
+        # two different sequences, so their offset m - n means nothing. The source order is
+        # already in the encoder output (mixed in by the encoder's rotary self-attention),
+        # the target order in the decoder's hidden states.
         self.cross_attention = attention("cross_attention")
         self.cross_attention_norm = norm("cross_attention_norm")
         self.cross_attention_residual_dropout = Dropout(

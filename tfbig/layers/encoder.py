@@ -19,7 +19,9 @@ class Encoder(BlockStack):
         vocabulary_size: source vocabulary size (id 0 is padding).
         dropout_rate: dropout after the embedding and on every residual branch.
         max_length: longest source sequence.
-        positional: ``"sinusoidal"`` or ``"learned"``.
+        positional: ``"sinusoidal"``, ``"learned"`` (a position vector added to each token
+            embedding) or ``"rotary"`` (none added: every block's self-attention rotates its
+            queries and keys by their positions; ``d_model / num_heads`` must be even).
         activation, norm_first, attention_dropout, layer_norm_epsilon: see EncoderBlock.
             Pre-norm stacks end with a final layer norm (the blocks' outputs are un-normed).
     """

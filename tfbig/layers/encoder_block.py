@@ -28,6 +28,8 @@ class EncoderBlock(KeepsArguments, keras.layers.Layer):
         activation: feed-forward activation (``"relu"`` or ``"gelu"``).
         norm_first: pre-norm instead of the paper's post-norm.
         layer_norm_epsilon: epsilon of the layer norms.
+        rotary: rotary position embeddings in the self-attention (queries and keys rotated by
+            their positions, :mod:`tfbig.layers.rotary`); ``d_model / num_heads`` even.
 
     Call arguments:
         x: ``[batch, T, d_model]``.
@@ -43,16 +45,18 @@ class EncoderBlock(KeepsArguments, keras.layers.Layer):
     """
 
     def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, attention_dropout=None,
-                 activation="relu", norm_first=False, layer_norm_epsilon=1e-6, **kwargs):
+                 activation="relu", norm_first=False, layer_norm_epsilon=1e-6, rotary=False,
+                 **kwargs):
         super().__init__(**kwargs)
         check_num_heads(d_model, num_heads)
         self.keep_arguments(
             d_model=d_model, num_heads=num_heads, dff=dff, dropout_rate=dropout_rate,
             attention_dropout=dropout_rate if attention_dropout is None else attention_dropout,
-            activation=activation, norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon)
+            activation=activation, norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon,
+            rotary=rotary)
 
         self.self_attention = MultiHeadAttention(
-            num_heads, d_model // num_heads, dropout=self.attention_dropout,
+            num_heads, d_model // num_heads, dropout=self.attention_dropout, rotary=rotary,
             name="self_attention", dtype=self.dtype_policy)
         self.attention_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="attention_norm", dtype=self.dtype_policy)

@@ -11,6 +11,7 @@ from keras import ops
 
 from tfbig.layers.attention import attention_weights
 from tfbig.layers.dropout import Dropout
+from tfbig.layers.rotary import apply_rotary, check_rotary_head_dim, positions_from
 
 
 def cache_length(cache):
@@ -30,6 +31,9 @@ class MultiHeadAttention(keras.layers.Layer):
         output_dim: size of the output projection; defaults to the query's last dimension.
         use_bias: whether the four projections have biases.
         kernel_initializer: initializer of the projection kernels.
+        rotary: rotate queries and keys by their positions (RoPE, see
+            :mod:`tfbig.layers.rotary`) after the projections, before the scores; for
+            self-attention. ``key_dim`` must be even.
 
     Call arguments:
         query: ``[batch, T_q, d_model]``.
@@ -44,8 +48,9 @@ class MultiHeadAttention(keras.layers.Layer):
             ``cache_update_index`` the new keys/values of ``query``'s positions are written
             at that index (self-attention); without it the cache is used as is
             (cross-attention over a fixed encoder output). The new cache comes back in the
-            form it was given.
-        cache_update_index: position of ``query``'s first token in the cache.
+            form it was given. With ``rotary`` the cache holds rotated keys.
+        cache_update_index: position of ``query``'s first token in the cache (with
+            ``rotary``, also the absolute position its query and key are rotated by).
 
     Returns ``output`` ``[batch, T_q, output_dim]``, then the new ``cache`` if one was given,
     then the attention weights if asked for.
@@ -59,8 +64,10 @@ class MultiHeadAttention(keras.layers.Layer):
     """
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, output_dim=None,
-                 use_bias=True, kernel_initializer="glorot_uniform", **kwargs):
+                 use_bias=True, kernel_initializer="glorot_uniform", rotary=False, **kwargs):
         super().__init__(**kwargs)
+        if rotary:
+            check_rotary_head_dim(key_dim)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim or key_dim
@@ -68,6 +75,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dim = output_dim
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.rotary = rotary
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         value_shape = query_shape if value_shape is None else value_shape
@@ -101,6 +109,13 @@ class MultiHeadAttention(keras.layers.Layer):
         x = ops.transpose(x, (0, 2, 1, 3))
         return ops.reshape(x, (batch, length, self.num_heads * self.value_dim))
 
+    def rotate(self, x, offset=0):
+        """Queries or keys ``[batch, heads, T, d_k]`` at positions ``offset …``, rotated
+        when the layer is ``rotary`` (returned as they are otherwise)."""
+        if not self.rotary:
+            return x
+        return apply_rotary(x, positions_from(ops.shape(x)[2], offset))
+
     def project_key_value(self, value, key=None, pair=False):
         """Keys and values of a whole sequence, ``[batch, 2, heads, T_k, head_dim]`` (with
         ``pair``: ``(keys, values)``, each ``[batch, heads, T_k, head_dim]``).
@@ -108,7 +123,7 @@ class MultiHeadAttention(keras.layers.Layer):
         Used to fill a cross-attention cache once per generated sequence.
         """
         key = value if key is None else key
-        k = self.split_heads(self.key_dense(key), self.key_dim)
+        k = self.rotate(self.split_heads(self.key_dense(key), self.key_dim))  # positions 0…
         v = self.split_heads(self.value_dense(value), self.value_dim)
         return (k, v) if pair else ops.stack([k, v], axis=1)
 
@@ -116,13 +131,18 @@ class MultiHeadAttention(keras.layers.Layer):
              return_attention_scores=False, cache=None, cache_update_index=None):
         value = query if value is None else value
         key = value if key is None else key
+        # Rotary: the new tokens sit at positions offset…, in a cache or not; cached keys
+        # were rotated by their own positions when they were written.
+        offset = 0 if cache_update_index is None else cache_update_index
         q = self.split_heads(self.query_dense(query), self.key_dim)  # (B, h, T_q, d_k)
+        q = self.rotate(q, offset)
         paired = isinstance(cache, (tuple, list))
         if cache is not None and cache_update_index is None:
             # Fixed keys/values, e.g. the encoder output's.
             k, v = cache if paired else (cache[:, 0], cache[:, 1])
         else:
             k = self.split_heads(self.key_dense(key), self.key_dim)  # (B, h, T_k, d_k)
+            k = self.rotate(k, offset)
             v = self.split_heads(self.value_dense(value), self.value_dim)  # (B, h, T_k, d_v)
             if paired:
                 # Written in place into the loop-carried keys and values, read as they are.
@@ -168,5 +188,6 @@ class MultiHeadAttention(keras.layers.Layer):
             output_dim=self.output_dim,
             use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            rotary=self.rotary,
         )
         return config

@@ -7,6 +7,9 @@ Sinusoidal encoding (Vaswani et al. 2017, section 3.5, https://arxiv.org/abs/170
 
 Token embeddings are multiplied by √d_model before the encoding is added (section 3.4),
 so that the embedding and the (bounded, ±1) encoding have comparable scales.
+
+With ``positional="rotary"`` nothing is added here: position enters in the attention
+layers, which rotate queries and keys (:mod:`tfbig.layers.rotary`).
 """
 
 import math
@@ -14,6 +17,8 @@ import math
 import keras
 import numpy as np
 from keras import ops
+
+POSITIONALS = ("sinusoidal", "learned", "rotary")
 
 
 def positional_encoding(length, depth):
@@ -35,7 +40,9 @@ class PositionalEmbedding(keras.layers.Layer):
         vocabulary_size: number of token ids.
         d_model: embedding size.
         max_length: longest sequence the model accepts (size of the position table).
-        positional: ``"sinusoidal"`` (fixed, the paper's) or ``"learned"`` (BERT/GPT style).
+        positional: ``"sinusoidal"`` (fixed, the paper's), ``"learned"`` (BERT/GPT style)
+            or ``"rotary"`` (no position vectors: the attention layers rotate queries and
+            keys instead; the token embedding alone).
         scale_embeddings: multiply token embeddings by √d_model (the paper does).
 
     Call arguments:
@@ -52,9 +59,9 @@ class PositionalEmbedding(keras.layers.Layer):
     def __init__(self, vocabulary_size, d_model, max_length=2048, positional="sinusoidal",
                  scale_embeddings=True, **kwargs):
         super().__init__(**kwargs)
-        if positional not in ("sinusoidal", "learned"):
-            raise ValueError(
-                f"positional must be 'sinusoidal' or 'learned', received {positional!r}")
+        if positional not in POSITIONALS:
+            raise ValueError(f"positional must be 'sinusoidal', 'learned' or 'rotary', "
+                             f"received {positional!r}")
         self.vocabulary_size = vocabulary_size
         self.d_model = d_model
         self.max_length = max_length
@@ -70,12 +77,15 @@ class PositionalEmbedding(keras.layers.Layer):
         self.token_embedding.build(input_shape)
         if self.positional == "learned":
             self.position_embedding.build((self.max_length,))
-        else:
+        elif self.positional == "sinusoidal":
             # A constant, not a weight: nothing to train or save.
             self.encoding = positional_encoding(self.max_length, self.d_model)
 
     def positions(self, length, start_index=0):
-        """Position vectors ``[length, d_model]`` for positions ``start_index ...``."""
+        """Position vectors ``[length, d_model]`` for positions ``start_index ...`` (zeros
+        with ``"rotary"``: nothing is added to the token embeddings)."""
+        if self.positional == "rotary":
+            return ops.zeros((length, self.d_model), dtype=self.compute_dtype)
         if self.positional == "learned":
             return self.position_embedding(ops.arange(length) + start_index)
         table = ops.convert_to_tensor(self.encoding, dtype=self.compute_dtype)
@@ -85,6 +95,8 @@ class PositionalEmbedding(keras.layers.Layer):
         x = self.token_embedding(token_ids)  # (B, T, d_model)
         if self.scale_embeddings:
             x = x * ops.cast(math.sqrt(self.d_model), x.dtype)
+        if self.positional == "rotary":
+            return x  # positions are in the attention layers' rotations
         length = ops.shape(token_ids)[1]
         return x + ops.cast(self.positions(length, start_index), x.dtype)[None]
 

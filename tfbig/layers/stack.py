@@ -25,8 +25,9 @@ class BlockStack(KeepsArguments, keras.layers.Layer):
     (pre-norm stacks only: their blocks' outputs are un-normed).
 
     Subclasses set ``block_class`` (a block taking ``(d_model, num_heads, dff,
-    dropout_rate, attention_dropout, activation, norm_first, layer_norm_epsilon)``) and
-    write ``call``. Arguments: see :class:`tfbig.layers.Encoder`.
+    dropout_rate, attention_dropout, activation, norm_first, layer_norm_epsilon)`` and a
+    ``rotary`` keyword, True for ``positional="rotary"``) and write ``call``. Arguments:
+    see :class:`tfbig.layers.Encoder`.
     """
 
     block_class = None
@@ -48,7 +49,8 @@ class BlockStack(KeepsArguments, keras.layers.Layer):
         self.embedding_dropout = Dropout(dropout_rate, name="embedding_dropout")
         self.blocks = [
             self.block_class(d_model, num_heads, dff, dropout_rate, attention_dropout,
-                             activation, norm_first, layer_norm_epsilon, name=f"block_{i}",
+                             activation, norm_first, layer_norm_epsilon,
+                             rotary=positional == "rotary", name=f"block_{i}",
                              dtype=self.dtype_policy)
             for i in range(num_layers)
         ]

@@ -3,6 +3,10 @@
     token + learned position embedding → dropout → N × CausalBlock (pre-norm, GELU)
     → final LayerNorm → logits = x Eᵀ (E: the token embedding, tied)
 
+With ``positional="rotary"`` no position embedding is added; every block's self-attention
+rotates its queries and keys by their absolute positions instead (RoPE, as GPT-NeoX and
+LLaMA do), in ``call`` and, at ``cache_update_index …``, in ``call_with_cache``.
+
 ``call`` scores whole sequences (training); ``call_with_cache`` advances a key/value cache
 by a few tokens (generation, see :func:`tfbig.generation.generate`).
 
@@ -40,6 +44,10 @@ class GPT(RealTokenTrainStep, keras.Model):
         dropout: dropout on embeddings, residual branches and attention weights.
         max_sequence_length: size of the learned position table (the context length).
         layer_norm_epsilon: LayerNorm epsilon.
+        positional: ``"learned"`` (GPT-2's position table) or ``"rotary"`` (RoPE in every
+            self-attention, :mod:`tfbig.layers.rotary`; ``hidden_dim / num_heads`` must be
+            even); ``"sinusoidal"`` works too. ``max_sequence_length`` stays the context
+            length either way.
 
     Call: ``model(token_ids)`` with int32 ``[B, T]``, or a dict ``{"token_ids": ...,
     "padding_mask": ...}`` to give the key padding mask explicitly.
@@ -55,7 +63,8 @@ class GPT(RealTokenTrainStep, keras.Model):
     """
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
-                 dropout=0.1, max_sequence_length=1024, layer_norm_epsilon=1e-5, **kwargs):
+                 dropout=0.1, max_sequence_length=1024, layer_norm_epsilon=1e-5,
+                 positional="learned", **kwargs):
         super().__init__(**kwargs)
         check_num_heads(hidden_dim, num_heads, "hidden_dim")
         self.vocabulary_size = vocabulary_size
@@ -66,16 +75,18 @@ class GPT(RealTokenTrainStep, keras.Model):
         self.dropout = dropout
         self.max_sequence_length = max_sequence_length
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.positional = positional
 
-        # GPT adds the learned positions to unscaled token embeddings.
+        # GPT adds the learned positions to unscaled token embeddings (rotary: adds none).
         self.embedding = PositionalEmbedding(
-            vocabulary_size, hidden_dim, max_sequence_length, positional="learned",
+            vocabulary_size, hidden_dim, max_sequence_length, positional=positional,
             scale_embeddings=False, name="embedding", dtype=self.dtype_policy)
         self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
         self.blocks = [
             CausalBlock(hidden_dim, num_heads, intermediate_dim, dropout, activation="gelu",
                         norm_first=True, layer_norm_epsilon=layer_norm_epsilon,
-                        name=f"block_{i}", dtype=self.dtype_policy)
+                        rotary=positional == "rotary", name=f"block_{i}",
+                        dtype=self.dtype_policy)
             for i in range(num_layers)
         ]
         self.final_norm = keras.layers.LayerNormalization(
@@ -139,7 +150,9 @@ class GPT(RealTokenTrainStep, keras.Model):
         """Run ``token_ids [B, T]`` at positions ``cache_update_index ..`` over the cache.
 
         Returns ``(logits [B, T, V], new_caches)``. Every position sees the cache slots up to
-        itself; the slots hold only real tokens, so no padding mask is needed.
+        itself; the slots hold only real tokens, so no padding mask is needed. With rotary
+        positions the attention layers rotate the new queries and keys by these same
+        positions (the cache holds keys already rotated by theirs).
         """
         length, max_length = ops.shape(token_ids)[1], cache_length(caches[0])
         positions = ops.arange(length) + cache_update_index  # (T,)
@@ -165,6 +178,6 @@ class GPT(RealTokenTrainStep, keras.Model):
             num_heads=self.num_heads, hidden_dim=self.hidden_dim,
             intermediate_dim=self.intermediate_dim, dropout=self.dropout,
             max_sequence_length=self.max_sequence_length,
-            layer_norm_epsilon=self.layer_norm_epsilon,
+            layer_norm_epsilon=self.layer_norm_epsilon, positional=self.positional,
         )
         return config

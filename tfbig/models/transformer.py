@@ -29,7 +29,9 @@ class Transformer(KeepsArguments, RealTokenTrainStep, keras.Model):
         target_vocab_size: target vocabulary size.
         dropout_rate: dropout on embeddings, residual branches and attention weights.
         max_length: longest source or target sequence (position table size).
-        positional: ``"sinusoidal"`` (paper) or ``"learned"``.
+        positional: ``"sinusoidal"`` (paper), ``"learned"`` or ``"rotary"`` (RoPE in the
+            encoder's and the decoder's self-attention, not in cross-attention; ``d_model /
+            num_heads`` must be even). ``max_length`` stays the longest accepted sequence.
         norm_first: pre-norm blocks instead of the paper's post-norm.
         activation: feed-forward activation.
         tie_embeddings: compute logits with the target embedding matrix (transposed) instead
