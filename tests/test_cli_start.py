@@ -43,7 +43,7 @@ def test_train_starts_quietly_and_says_what_will_happen(tmp_path):
         r"model: transformer, [\d,]+ parameters, [\d,]+ trainable",
         r"devices: \d+ [CG]PUs?( .*)?; strategy \w+ \(auto\), \d+ replicas?, global batch 64"
         r"( \(\d+ a replica\))?",
-        r"compute: XLA o(n|ff) \(auto\), precision float32",
+        r"compute: XLA o(n|ff) \(auto\), precision float32 \(auto: no GPU or TPU\)",
         re.escape(f"run folder: {run_dir} (the same command with --output {run_dir} "
                   f"resumes it)"),
         r"time: epoch 1 took [\d.]+ s( \([\d.]+ s of it tracing\))?; the last should take "

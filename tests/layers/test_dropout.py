@@ -23,6 +23,16 @@ def test_inference_is_the_identity():
     np.testing.assert_array_equal(Dropout(0.5)(x, training=False), x)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_keeps_its_inputs_dtype_whatever_its_own_policy(dtype):
+    # A mixed-precision model loaded in a float32 process rebuilds its Dropouts with the
+    # float32 policy; a cast there would meet a half-precision residual stream.
+    x = tf.ones((2, 8), dtype)
+    layer = Dropout(0.5, seed=1, dtype="float32")
+    assert layer(x, training=False).dtype == dtype
+    assert layer(x, training=True).dtype == dtype
+
+
 @pytest.mark.parametrize("layer_class", [Dropout, keras.layers.Dropout])
 @pytest.mark.parametrize("rate", [0.1, 0.5])
 def test_drop_fraction_and_mean_match_the_rate_like_keras(layer_class, rate):

@@ -63,6 +63,13 @@ class Dropout(keras.layers.Dropout):
         [0.0, 2.0]
     """
 
+    def __init__(self, rate, **kwargs):
+        # The mask takes its input's dtype, so no cast to this layer's own policy: a
+        # Dropout rebuilt by its parent under another global policy (loading a
+        # mixed-precision model in a float32 process) would turn a float16 stream float32.
+        kwargs.setdefault("autocast", False)
+        super().__init__(rate, **kwargs)
+
     def call(self, inputs, training=False):
         if (training and 0.0 < self.rate < 1.0 and self.noise_shape is None
                 and keras.backend.backend() == "tensorflow"

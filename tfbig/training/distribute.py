@@ -25,19 +25,23 @@ def get_strategy(name):
         devices = gpus or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multiworker":
-        # Keras 3's model.fit fails under MultiWorkerMirroredStrategy on TF 2.21
-        # (keras-team/keras#20585); the strategy-aware custom loop is future work.
-        raise TfbigError("train.strategy=multiworker: model.fit does not support "
-                         "MultiWorkerMirroredStrategy in Keras 3 on TF 2.21 yet; use mirrored "
-                         "(one machine, several devices) or default")
+        # The cluster from TF_CONFIG (checked first: tfbig.training.multiworker_loop, which
+        # also trains under it: Keras 3's model.fit cannot, keras-team/keras#20585). It must
+        # be created before any other TensorFlow op runs in the process.
+        from tfbig.training.multiworker_loop import worker_role
+
+        worker_role("")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except (ValueError, RuntimeError, tf.errors.OpError) as error:
-            raise TfbigError(f"train.strategy=tpu: no TPU found ({error}); "
-                             f"use auto, default or mirrored") from None
+            said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise TfbigError(f"train.strategy=tpu: no TPU found (TPUClusterResolver: {said}); "
+                             f"on a Cloud TPU VM run it there, else set TPU_NAME to the "
+                             f"TPU's name; without a TPU use auto, default or mirrored") from None
         return tf.distribute.TPUStrategy(resolver)
     raise TfbigError(f"unknown strategy {name!r}; expected auto, default, mirrored, "
                      f"multiworker or tpu")
@@ -59,8 +63,10 @@ def use_xla(jit_compile, strategy):
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def describe_devices(strategy, name, batch_size):
-    """``devices: 1 CPU (2 cores); strategy default (auto), 1 replica, global batch 64``."""
+def describe_devices(strategy, name, batch_size, accumulation=1):
+    """``devices: 1 CPU (2 cores); strategy default (auto), 1 replica, global batch 64``,
+    and with ``train.gradient_accumulation_steps`` 4: ``…, global batch 64; 4 batches an
+    update: effective batch 256``."""
     import os
 
     import tensorflow as tf
@@ -68,6 +74,12 @@ def describe_devices(strategy, name, batch_size):
     replicas = strategy.num_replicas_in_sync
     if isinstance(strategy, tf.distribute.TPUStrategy):
         devices, resolved = f"{replicas} TPU core{'s' if replicas > 1 else ''}", "tpu"
+    elif isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        local = strategy.extended.worker_devices  # this worker's replicas
+        kind = "GPU" if "GPU" in local[0].upper() else "CPU"
+        devices = (f"{replicas // len(local)} workers × {len(local)} "
+                   f"{kind}{'s' if len(local) > 1 else ''}")
+        resolved = "multiworker"
     else:
         resolved = ("mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy)
                     else "default")
@@ -87,5 +99,8 @@ def describe_devices(strategy, name, batch_size):
                             "--verbose shows its log)")
     strategy_text = resolved if name == resolved else f"{resolved} ({name})"
     per_replica = f" ({batch_size // replicas} a replica)" if replicas > 1 else ""
+    accumulated = (f"; {accumulation} batches an update: effective batch "
+                   f"{batch_size * accumulation}" if accumulation > 1 else "")
     return (f"devices: {devices}; strategy {strategy_text}, {replicas} "
-            f"replica{'s' if replicas > 1 else ''}, global batch {batch_size}{per_replica}")
+            f"replica{'s' if replicas > 1 else ''}, global batch {batch_size}{per_replica}"
+            f"{accumulated}")

@@ -34,6 +34,15 @@ class FusedAdamW(keras.optimizers.AdamW):
         [0.9, 0.9, 0.9]
     """
 
+    def _get_current_learning_rate(self):
+        # With gradient accumulation Keras evaluates a schedule at its batch counter
+        # (`_iterations`), N× ahead of the updates; tfbig's schedules count updates
+        # (`iterations`), so warm-up and decay span the same updates at any N.
+        if (self.gradient_accumulation_steps and isinstance(
+                self._learning_rate, keras.optimizers.schedules.LearningRateSchedule)):
+            return self._learning_rate(self.iterations)
+        return super()._get_current_learning_rate()
+
     def _clip_gradients(self, grads):
         if (keras.backend.backend() != "tensorflow" or not self.global_clipnorm
                 or self.clipnorm or self.clipvalue):

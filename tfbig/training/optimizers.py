@@ -9,6 +9,10 @@ from tfbig.training.schedules import (PlannedDecaySchedule, TransformerSchedule,
 def build_schedule(train, d_model, total_steps):
     """``train.schedule`` → a learning rate (float) or a ``LearningRateSchedule``.
 
+    Steps are optimizer updates: ``total_steps`` (and ``train.warmup_steps``) count
+    updates, which are the train batches ÷ ``train.gradient_accumulation_steps``
+    (:func:`updates`).
+
     ``plateau`` gives the float peak rate: the optimizer then holds it in a variable,
     which the plateau callbacks (``tfbig.training.plateau``) warm up and cut. ``planned``
     (a time-budgeted run) gives a :class:`PlannedDecaySchedule`, its end planned while
@@ -27,10 +31,23 @@ def build_schedule(train, d_model, total_steps):
                                decay=train.schedule)
 
 
+def updates(train, batches):
+    """Optimizer updates in ``batches`` train batches: one every
+    ``train.gradient_accumulation_steps`` batches (the remainder is never applied)."""
+    return batches // train.gradient_accumulation_steps
+
+
 def build_optimizer(train, d_model, total_steps):
     """AdamW (Loshchilov & Hutter 2019) with the paper's β2 and ε, global-norm clipping,
     and no weight decay on biases and layer-norm parameters: a :class:`FusedAdamW`
-    (Keras' AdamW with TensorFlow's one-pass Adam kernel).
+    (Keras' AdamW with TensorFlow's one-pass Adam kernel). ``total_steps``: the run's
+    optimizer updates (:func:`updates`).
+
+    ``train.gradient_accumulation_steps`` N > 1 is Keras' own accumulation: the optimizer
+    sums N batches' gradients and applies their mean (clipped, weight decay, Adam) every
+    N-th batch, as one batch N× larger would. Under ``mixed_float16`` Keras wraps this
+    optimizer in a ``LossScaleOptimizer`` at ``compile``, which refuses the argument
+    itself: it hands the unscaled gradients to this inner optimizer, which accumulates.
 
     With ``train.layer_lr_decay`` < 1 it is a :class:`LayerwiseAdamW`; the fine-tuning
     start sets its per-layer multipliers once the model's variables exist.
@@ -40,6 +57,8 @@ def build_optimizer(train, d_model, total_steps):
     optimizer = optimizer_class(
         learning_rate=build_schedule(train, d_model, total_steps),
         weight_decay=train.weight_decay, beta_1=0.9, beta_2=train.beta_2, epsilon=1e-9,
-        global_clipnorm=train.clipnorm or None)
+        global_clipnorm=train.clipnorm or None,
+        gradient_accumulation_steps=(train.gradient_accumulation_steps
+                                     if train.gradient_accumulation_steps > 1 else None))
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer

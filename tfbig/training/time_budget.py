@@ -38,19 +38,22 @@ class TimeBudget(keras.callbacks.Callback):
             time outside train steps is measured, each is guessed at a third of a train
             step (a forward pass).
         clock: a function giving seconds (tests pass a fake one).
+        batches_per_update: ``train.gradient_accumulation_steps``: the plan counts train
+            batches, the schedule optimizer updates (one every this many batches).
     """
 
     SKIP_STEPS = 3  # the first steps trace and compile: not timed
     TIMED_STEPS = 20  # steps timed before the first plan
 
     def __init__(self, minutes, steps_per_epoch, log, schedule=None, progress=None,
-                 validation_batches=0, clock=time.perf_counter):
+                 validation_batches=0, clock=time.perf_counter, batches_per_update=1):
         super().__init__()
         self.progress = progress
         self.validation_batches = validation_batches
         self.budget = 60.0 * minutes
         self.steps_per_epoch = steps_per_epoch
         self.log, self.schedule, self.clock = log, schedule, clock
+        self.batches_per_update = batches_per_update
         self.steps = 0  # train steps done by this fit
         self.planned_steps = None
         self.step_seconds = None
@@ -105,7 +108,7 @@ class TimeBudget(keras.callbacks.Callback):
         more = left / epoch_seconds * self.steps_per_epoch if epoch_seconds else 0
         self.planned_steps = max(self.steps + int(more), self.steps + 1)
         if self.schedule is not None:
-            self.schedule.plan(self.planned_steps)
+            self.schedule.plan(self.planned_steps // self.batches_per_update)
         if self.progress is not None:
             self.progress.epochs = math.ceil(self.planned_steps / self.steps_per_epoch)
         if announce:

@@ -1,0 +1,199 @@
+"""``train.strategy=multiworker``: two worker processes on 127.0.0.1, each with its own
+``TF_CONFIG``, train through ``tfbig.runs.fit`` (its ``strategy.run`` loop) and end with
+identical weights; the chief's run folder is complete and holds nothing of the other
+worker. And the strategies a machine cannot give fail with one line saying why."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from tasks.task_checks import sample_lines, write_lines
+
+from tfbig.errors import TfbigError
+from tfbig.tasks import resolve_config
+from tfbig.training.distribute import get_strategy
+from tfbig.training.multiworker_loop import worker_role
+
+# A worker: train() with a callback that saves the final weights where the test reads them
+# (the other worker's own folder is removed when the run ends).
+WORKER = textwrap.dedent("""
+    import sys
+
+    import keras
+    import numpy as np
+
+    from tfbig.runs.fit import train
+    from tfbig.tasks import resolve_config
+
+    class SaveWeights(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            np.savez(sys.argv[3].replace(".npz", "-initial.npz"), *self.model.get_weights())
+
+        def on_train_end(self, logs=None):
+            np.savez(sys.argv[3], *self.model.get_weights())
+
+    overrides = {"task": "classify", "data.path": sys.argv[1], "train.strategy": "multiworker",
+                 "model.preset": "tiny", "train.batch_size": 16, "train.steps_per_epoch": 3,
+                 "train.epochs": 2, "train.jit_compile": False, "train.warmup_steps": 2,
+                 "train.epoch_metrics_examples": 0, "data.vocab_size": 200}
+    class StopAtEpoch(keras.callbacks.Callback):  # every worker killed at an epoch start
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == stop_at:
+                raise KeyboardInterrupt
+
+    settings = eval(sys.argv[4])
+    stop_at = settings.pop("stop_at_epoch", None)
+    overrides.update(settings)
+    summary = train(resolve_config(overrides), sys.argv[2], verbose=2,
+                    callbacks=[SaveWeights(), StopAtEpoch()])
+    print("summary", sorted(summary))
+""")
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def run_workers(tmp_path, data, run_dir, overrides="{}", workers=2, timeout=240,
+                succeed=True):
+    """Start ``workers`` processes of ``WORKER``; ``(results, weights, seconds)`` (with
+    ``succeed=False``, ``(results, None, seconds)``)."""
+    cluster = [f"127.0.0.1:{port}" for port in free_ports(workers)]
+    processes = []
+    started = time.perf_counter()
+    for index in range(workers):
+        tf_config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2",
+               # One thread pool each: the two share the machine's cores.
+               "TF_NUM_INTEROP_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", WORKER, data, run_dir, str(tmp_path / f"weights{index}.npz"),
+             overrides], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    results = []
+    try:
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=timeout)
+            results.append((process.returncode, stdout, stderr))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    seconds = time.perf_counter() - started
+    if not succeed:
+        return results, None, seconds
+    for index, (code, _, stderr) in enumerate(results):
+        assert code == 0, f"worker {index}:\n{stderr[-4000:]}"
+    return results, [load_weights(tmp_path / f"weights{index}.npz")
+                     for index in range(workers)], seconds
+
+
+def load_weights(path):
+    saved = np.load(path)
+    return [saved[f"arr_{index}"] for index in range(len(saved.files))]
+
+
+@pytest.mark.slow
+def test_two_workers_train_classify_to_identical_weights_and_one_run_folder(tmp_path):
+    data = write_lines(tmp_path / "reviews.tsv", sample_lines("reviews.tsv", 160))
+    run_dir = str(tmp_path / "run")
+    results, (chief, other), seconds = run_workers(tmp_path, data, run_dir)
+    print(f"two workers: {seconds:.1f} s")
+    assert len(chief) == len(other) > 0
+    for a, b in zip(chief, other):
+        np.testing.assert_array_equal(a, b)  # synchronous data parallelism: bit for bit
+    initial = load_weights(tmp_path / "weights0-initial.npz")
+    assert not all(np.array_equal(a, b) for a, b in zip(chief, initial))  # it trained
+    for entry in ("config.json", "model.keras", "metrics.json", "history.csv",
+                  "checkpoints/best.weights.h5", "checkpoints/last.weights.h5"):
+        assert os.path.exists(os.path.join(run_dir, entry)), entry
+    assert not os.path.exists(os.path.join(run_dir, "backup"))
+    assert not any(entry.startswith(".worker") for entry in os.listdir(run_dir))  # removed
+    history = open(os.path.join(run_dir, "history.csv"), encoding="utf-8").read()
+    assert history.count("\n") == 3 and "val_loss" in history  # a header and two epochs
+    chief_log = results[0][2]
+    assert ("devices: 2 workers × 1 CPU; strategy multiworker, 2 replicas, global batch 16 "
+            "(8 a replica)") in chief_log, chief_log
+    assert "UNAVAILABLE" not in chief_log  # no worker left while another still worked
+    assert "Epoch 2/2" in chief_log
+
+
+@pytest.mark.slow
+def test_killed_workers_restarted_with_the_same_command_resume_where_they_stopped(tmp_path):
+    data = write_lines(tmp_path / "reviews.tsv", sample_lines("reviews.tsv", 160))
+    run_dir = str(tmp_path / "run")
+    results, _, _ = run_workers(tmp_path, data, run_dir, overrides='{"stop_at_epoch": 1}',
+                                succeed=False)
+    assert [code for code, _, _ in results] != [0, 0]  # both stopped at epoch 2's start
+    assert os.path.isdir(os.path.join(run_dir, "backup"))
+    assert os.path.isdir(os.path.join(run_dir, ".worker1", "backup"))  # its own, to resume
+    results, (chief, other), _ = run_workers(tmp_path, data, run_dir)
+    assert "(resuming its interrupted run)" in results[0][2]
+    assert "Epoch 1/2" not in results[0][2] and "Epoch 2/2" in results[0][2]
+    for a, b in zip(chief, other):
+        np.testing.assert_array_equal(a, b)
+    with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
+        assert [line.split(",")[0] for line in f.read().splitlines()[1:]] == ["0", "1"]
+    assert not any(entry.startswith(".worker") for entry in os.listdir(run_dir))
+    assert os.path.exists(os.path.join(run_dir, "model.keras"))
+
+
+def test_multiworker_without_tf_config_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(TfbigError, match=r"^train\.strategy=multiworker needs the TF_CONFIG "
+                                         r"environment variable on every worker, e\.g\. "
+                                         r"TF_CONFIG='\{\"cluster\".*index 0 is the chief"):
+        get_strategy("multiworker")
+
+
+@pytest.mark.parametrize("tf_config, message", [
+    ("{not json", r"TF_CONFIG='\{not json' is not a cluster spec \(JSONDecodeError"),
+    ('{"cluster": {"worker": ["a:1"]}}', r"is not a cluster spec \(KeyError: 'task'\)"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}}',
+     r"does not name one of the 1 workers of cluster\.worker"),
+])
+def test_a_malformed_tf_config_is_one_line(tf_config, message):
+    with pytest.raises(TfbigError, match=message) as error:
+        worker_role("run", environ={"TF_CONFIG": tf_config})
+    assert "\n" not in str(error.value)
+
+
+def test_workers_other_than_the_chief_write_their_own_folder_in_the_run_folder():
+    cluster = '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": %d}}'
+    chief = worker_role("runs/x", environ={"TF_CONFIG": cluster % 0})
+    other = worker_role("runs/x", environ={"TF_CONFIG": cluster % 1})
+    assert (chief.chief, chief.run_dir, chief.workers) == (True, "runs/x", 2)
+    assert (other.chief, other.run_dir) == (False, os.path.join("runs/x", ".worker1"))
+
+
+def test_time_budget_with_multiworker_is_refused_before_any_work(tmp_path, monkeypatch):
+    from tfbig.runs.fit import train
+
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1"]}, '
+                                    '"task": {"type": "worker", "index": 0}}')
+    data = write_lines(tmp_path / "reviews.tsv", sample_lines("reviews.tsv", 40))
+    config = resolve_config({"task": "classify", "data.path": data, "train.batch_size": 8,
+                             "train.strategy": "multiworker", "train.time_budget": 1.0})
+    with pytest.raises(TfbigError, match=r"train\.time_budget does not work with "
+                                         r"train\.strategy=multiworker"):
+        train(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_tpu_without_a_tpu_is_one_line_naming_what_was_looked_for():
+    with pytest.raises(TfbigError, match=r"^train\.strategy=tpu: no TPU found "
+                                         r"\(TPUClusterResolver: .+\); on a Cloud TPU VM run "
+                                         r"it there, else set TPU_NAME") as error:
+        get_strategy("tpu")
+    assert "\n" not in str(error.value)
