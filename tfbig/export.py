@@ -1,8 +1,9 @@
 """``python -m tfbig.export --run DIR --output DIR``: a self-contained SavedModel.
 
-Raw strings in (encoded image bytes for an image run), strings/labels out, the tokenizer
-inside the graph; ``export.json`` and ``README.md`` beside it say the signature's input and
-outputs. The folder appears complete or not at all. Prints the export folder on stdout.
+Raw strings in (encoded image bytes for an image run, WAV file bytes for an audio run),
+strings/labels out, the tokenizer inside the graph; ``export.json`` and ``README.md`` beside
+it say the signature's input and outputs. The folder appears complete or not at all. Prints
+the export folder on stdout.
 """
 
 import sys

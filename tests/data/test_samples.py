@@ -5,15 +5,18 @@ import datetime
 import re
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tfbig.data import samples
+from tfbig.data import samples, samples_audio
+from tfbig.data.audio_files import list_audio
 from tfbig.data.sources import list_images, read_labelled, read_pairs, read_texts
 from tfbig.errors import TfbigError
 from tfbig.tasks.data_files import SAMPLE_DIR
+from tfbig.tasks import resolve_config
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # the shipped samples, readable copy
 PACKAGED = Path(SAMPLE_DIR)  # the copy inside the package, which the commands read
@@ -26,7 +29,7 @@ def generated(tmp_path_factory):
     folders = {}
     for name, seed in (("a", 0), ("b", 0), ("other", 1)):
         folders[name] = tmp_path_factory.mktemp(name)
-        samples.write_samples(folders[name], seed=seed, per_shape=10)
+        samples.write_samples(folders[name], seed=seed, per_shape=10, per_word=4)
     return folders
 
 
@@ -37,12 +40,12 @@ def all_files(folder: Path) -> dict[str, bytes]:
 
 def test_same_seed_same_bytes(generated):
     first, second = all_files(generated["a"]), all_files(generated["b"])
-    assert len(first) == 3 + 3 * 10
+    assert len(first) == 3 + 3 * 10 + 5 * 4
     assert first == second
 
 
 def test_other_seed_other_data(generated):
-    for name in TEXT_FILES:
+    for name in (*TEXT_FILES, "audio/kapi/kapi_000.wav"):
         assert (generated["a"] / name).read_bytes() != (generated["other"] / name).read_bytes()
 
 
@@ -52,18 +55,17 @@ def test_the_packaged_samples_are_the_repository_copy_byte_for_byte():
     repository = {name: data for name, data in all_files(DATA).items() if name != "README.md"}
     packaged = all_files(PACKAGED)
     assert sorted(packaged) == sorted(repository)
-    assert len(packaged) == len(TEXT_FILES) + 3 * 250
+    assert len(packaged) == len(TEXT_FILES) + 3 * 250 + 5 * 60
     different = [name for name in packaged if packaged[name] != repository[name]]
     assert not different, different[:5]
 
 
 def test_every_task_finds_its_packaged_sample_from_any_folder(tmp_path, monkeypatch):
-    from tfbig import config as config_lib
-    from tfbig.tasks.data_files import data_path
+    from tfbig.tasks import AVAILABLE, get_task
 
     monkeypatch.chdir(tmp_path)  # no data/ here: the package's copy is used
-    for task in config_lib.TASKS:
-        path = Path(data_path(config_lib.resolve({"task": task})))
+    for task in AVAILABLE:
+        path = Path(get_task(resolve_config({"task": task})).data_path())
         assert path.exists() and path.parent == PACKAGED, task
 
 
@@ -223,7 +225,58 @@ def test_only_the_outline_tells_the_shapes_apart():
 
 def test_shipped_data_is_small():
     size = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file())
-    assert size < 4 * 2**20
+    assert size < 6 * 2**20
+    audio = sum(p.stat().st_size for p in (DATA / "audio").rglob("*.wav"))
+    assert audio < 3 * 10**6
+
+
+def read_clip(path) -> tuple[np.ndarray, int]:
+    """A shipped clip's int16 samples and rate, checking it is 16-bit mono PCM."""
+    with wave.open(str(path), "rb") as file:
+        assert (file.getnchannels(), file.getsampwidth(), file.getcomptype()) == (1, 2, "NONE")
+        return np.frombuffer(file.readframes(file.getnframes()), "<i2"), file.getframerate()
+
+
+def test_shipped_audio():
+    paths, labels, class_names = list_audio(DATA / "audio")
+    assert class_names == list(samples_audio.WORDS)
+    assert collections.Counter(labels) == {label: 60 for label in range(5)}
+    for path in paths:
+        clip, rate = read_clip(path)
+        assert rate == samples_audio.AUDIO_RATE and 0.4 <= len(clip) / rate <= 0.7, path
+        assert 0 < np.abs(clip).max() < 0.7 * 2**15, path  # audible, never clipped
+
+
+def test_shipped_audio_matches_the_generator(generated):
+    # data/audio must be what `python -m tfbig.data.samples` writes: each clip has its own
+    # random stream, so the first 4 clips of a word are the generated folder's 4. Samples
+    # may differ by one step: another NumPy may round a sine's last bit differently.
+    for word in samples_audio.WORDS:
+        for index in range(4):
+            name = f"audio/{word}/{word}_{index:03d}.wav"
+            shipped, _ = read_clip(DATA / name)
+            fresh, _ = read_clip(generated["a"] / name)
+            assert len(shipped) == len(fresh), name
+            assert np.abs(shipped.astype(int) - fresh).max() <= 1, name
+
+
+def test_only_the_sounds_tell_the_words_apart():
+    # Every word has four sounds scaled to one length, so from the same random stream all
+    # five words last exactly as long; clip length, level and onset are drawn the same way
+    # for every word, so their class means agree.
+    for seed in range(3):
+        lengths = {len(samples_audio.spoken_word(word, np.random.default_rng(seed)))
+                   for word in samples_audio.WORDS}
+        assert len(lengths) == 1, lengths
+    paths, labels, _ = list_audio(DATA / "audio")
+    stats = collections.defaultdict(list)
+    for path, label in zip(paths, labels):
+        clip, rate = read_clip(path)
+        level = 20 * np.log10(np.sqrt(np.mean((clip / 2**15) ** 2)))
+        stats[label].append((len(clip) / rate, level))
+    means = np.array([np.mean(stats[label], axis=0) for label in sorted(stats)])  # (5, 2)
+    assert np.ptp(means[:, 0]) < 0.05  # seconds; clips are 0.4 to 0.7 s
+    assert np.ptp(means[:, 1]) < 3.0  # dB; word levels span 16 dB
 
 
 def test_bad_seed_and_output(tmp_path):

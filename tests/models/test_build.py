@@ -8,8 +8,8 @@ import pytest  # noqa: E402
 
 from tfbig.errors import TfbigError  # noqa: E402
 from tfbig.models import (  # noqa: E402
-    MODEL_NAMES, GPT, BertClassifier, BertEncoder, BertMaskedLM, ImageCNN, RNNClassifier,
-    RNNSeq2Seq, TextCNN, Transformer, ViT, build_model)
+    MODEL_NAMES, GPT, AudioCNN, AudioTransformer, BertClassifier, BertEncoder, BertMaskedLM,
+    ImageCNN, RNNClassifier, RNNSeq2Seq, TextCNN, Transformer, ViT, build_model)
 
 BERT = dict(vocabulary_size=30, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16)
 TINY = {
@@ -25,6 +25,10 @@ TINY = {
     "image_cnn": (ImageCNN, dict(num_classes=2, image_size=8, filters=(4,))),
     "vit": (ViT, dict(num_classes=2, image_size=8, patch_size=4, num_layers=1, num_heads=2,
                       hidden_dim=8, intermediate_dim=16)),
+    "audio_cnn": (AudioCNN, dict(num_classes=2, num_mels=8, filters=(4,))),
+    "audio_transformer": (AudioTransformer, dict(num_classes=2, num_frames=8, num_mels=8,
+                                                 patch_size=4, num_layers=1, num_heads=2,
+                                                 hidden_dim=8, intermediate_dim=16)),
 }
 
 
@@ -51,7 +55,7 @@ def test_bert_kwargs_are_split_between_encoder_and_head():
 def test_unknown_name_lists_the_valid_ones():
     with pytest.raises(TfbigError, match="unknown model 'bart'; expected one of transformer, "
                                          "bert, bert_mlm, gpt, rnn, rnn_seq2seq, cnn, "
-                                         "image_cnn, vit"):
+                                         "image_cnn, vit, audio_cnn, audio_transformer"):
         build_model("bart")
 
 

@@ -10,10 +10,13 @@ file                task       content
 ``reviews.tsv``     classify   3000 ``text<TAB>label``: product reviews, 1000 per label
 ``corpus.txt``      lm, mlm    4000 simple English sentences from a small grammar
 ``shapes/``         image      circle/, square/, triangle/: 250 noisy 32x32 RGB PNGs each
+``audio/``          audio      kapi/, nosa/, sumo/, tesha/, wiyu/: 60 synthetic spoken words
+                               each, 0.4-0.7 s, 8 kHz 16-bit mono PCM WAV
 ==================  =========  ===============================================================
 
 Each file draws from its own random stream, derived from the seed and the file's position,
-so changing one generator leaves the other files byte-identical. NumPy only: no TensorFlow.
+so changing one generator leaves the other files byte-identical (each audio clip has its
+own: ``tfbig.data.samples_audio`` makes them). No TensorFlow.
 """
 
 import argparse
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfbig.data.samples_audio import write_word_clips
 from tfbig.errors import TfbigError
 
 MONTHS = ("January February March April May June July August September October November "
@@ -274,7 +278,8 @@ def _write_lines(path: Path, lines: list[str]) -> str:
     return f"{path}: {len(lines)} lines, {path.stat().st_size / 1024:.0f} KiB"
 
 
-def write_samples(output, *, seed: int = 0, per_shape: int = 250) -> list[str]:
+def write_samples(output, *, seed: int = 0, per_shape: int = 250,
+                  per_word: int = 60) -> list[str]:
     """Write every sample file under ``output`` and return one summary line per file."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise TfbigError(f"seed={seed!r}: expected a non-negative integer")
@@ -300,6 +305,7 @@ def write_samples(output, *, seed: int = 0, per_shape: int = 250) -> list[str]:
         total += path.stat().st_size
     summaries.append(f"{output / 'shapes'}: {len(SHAPES)} classes x {per_shape} PNGs, "
                      f"{total / 1024:.0f} KiB")
+    summaries.append(write_word_clips(output / "audio", per_word=per_word, seed=seed))
     return summaries
 
 
@@ -307,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tfbig.data.samples",
         description="Generate the shipped sample data (dates.tsv, reviews.tsv, corpus.txt, "
-                    "shapes/) deterministically from a seed.")
+                    "shapes/, audio/) deterministically from a seed.")
     parser.add_argument("--output", default="data", help="folder to write into (default: data)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)

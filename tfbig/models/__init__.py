@@ -3,6 +3,8 @@
 ``build_model(name, **kwargs)`` builds any of them by name (:data:`MODEL_NAMES`).
 """
 
+from tfbig.models.audio_cnn import AudioCNN
+from tfbig.models.audio_transformer import AudioTransformer
 from tfbig.models.bert_classifier import BertClassifier
 from tfbig.models.bert_encoder import BertEncoder
 from tfbig.models.bert_masked_lm import BertMaskedLM
@@ -26,6 +28,8 @@ __all__ = [
     "TextCNN",
     "ImageCNN",
     "ViT",
+    "AudioCNN",
+    "AudioTransformer",
     "build_model",
     "MODEL_NAMES",
 ]

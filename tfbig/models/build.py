@@ -9,6 +9,8 @@ everywhere. The BERT tasks take the encoder's arguments and the head's in one fl
 import inspect
 
 from tfbig.errors import TfbigError
+from tfbig.models.audio_cnn import AudioCNN
+from tfbig.models.audio_transformer import AudioTransformer
 from tfbig.models.bert_classifier import BertClassifier
 from tfbig.models.bert_encoder import BertEncoder
 from tfbig.models.bert_masked_lm import BertMaskedLM
@@ -30,6 +32,8 @@ MODEL_CLASSES = {
     "cnn": TextCNN,
     "image_cnn": ImageCNN,
     "vit": ViT,
+    "audio_cnn": AudioCNN,
+    "audio_transformer": AudioTransformer,
 }
 MODEL_NAMES = tuple(MODEL_CLASSES)
 
