@@ -12,6 +12,7 @@ from tasks.task_checks import (SAMPLES, check_evaluate, check_run_folder, predic
 
 from tfbig import config as config_lib
 from tfbig.errors import TfbigError
+from tfbig.tasks import resolve_config
 
 COLOURS = ("blue", "green", "red")
 CHANNELS = {"red": 0, "green": 1, "blue": 2}
@@ -96,10 +97,10 @@ def test_cnn_learns_the_shipped_shapes(tmp_path_factory):
 
 
 def test_a_folder_with_one_class_is_refused(tmp_path):
-    from tfbig.training.fit import train
+    from tfbig.runs.fit import train
 
     folder = write_toy_images(tmp_path / "one", per_class=3, colours=["blue"])
-    config = config_lib.resolve({"task": "image", "data.path": folder})
+    config = resolve_config({"task": "image", "data.path": folder})
     with pytest.raises(TfbigError, match=r"one: found 1 class folders \(blue\); expected at "
                                          r"least 2 class_name/ folders"):
         train(config, str(tmp_path / "run"), verbose=0)
@@ -109,7 +110,7 @@ def test_a_folder_with_one_class_is_refused(tmp_path):
 def test_vit_patches_must_tile_the_image():
     from tfbig.tasks import get_task
 
-    config = config_lib.resolve({"task": "image", "data.image_size": 30})
+    config = resolve_config({"task": "image", "data.image_size": 30})
     with pytest.raises(TfbigError, match=r"data\.image_size=30 is not divisible by "
                                          r"model\.patch_size=8"):
         get_task(config)
@@ -118,10 +119,65 @@ def test_vit_patches_must_tile_the_image():
 def test_augmentation_names_are_checked_before_training():
     from tfbig.tasks import get_task
 
-    config = config_lib.resolve({"task": "image", "data.augment": {"flip": 0.5}})
+    config = resolve_config({"task": "image", "data.augment": {"flip": 0.5}})
     with pytest.raises(TfbigError, match=r"unknown image augmentation 'flip'; valid keys: "
                                          r"flip_rate, rotation, zoom"):
         get_task(config).check_augment()
-    config = config_lib.resolve({"task": "image", "data.augment": {"mixup_alpha": 0.2}})
-    with pytest.raises(TfbigError, match=r"MixUp/CutMix .* make soft labels"):
+    config = resolve_config({"task": "image", "data.augment": {"mixup_alpha": 0.2}})
+    get_task(config).check_augment()  # MixUp/CutMix are taken
+
+
+@pytest.mark.parametrize("augment, message", [
+    ({"mixup_alpha": -0.1}, r"^data\.augment\.mixup_alpha=-0\.1: expected a number >= 0 "
+                            r"\(0 = off\)$"),
+    ({"cutmix_alpha": -1}, r"^data\.augment\.cutmix_alpha=-1: expected a number >= 0"),
+    ({"mixup_alpha": 0.2, "mix_rate": 1.5},
+     r"^data\.augment\.mix_rate=1\.5: expected a number in \[0, 1\]$"),
+    ({"flip_rate": 0.5, "mix_rate": 0.5},
+     r"^data\.augment\.mix_rate=0\.5 is the share of examples MixUp/CutMix mix, but both "
+     r"are off; set data\.augment\.mixup_alpha or cutmix_alpha > 0, or remove mix_rate$"),
+])
+def test_bad_mixing_settings_name_their_data_augment_field(augment, message):
+    from tfbig.tasks import get_task
+
+    config = resolve_config({"task": "image", "data.augment": augment})
+    with pytest.raises(TfbigError, match=message):
         get_task(config).check_augment()
+
+
+def test_mixing_trains_on_label_rows_and_keeps_the_metric_name():
+    import keras
+
+    from tfbig.tasks import get_task
+
+    plain = get_task(resolve_config({"task": "image"})).loss_and_metrics()
+    assert isinstance(plain[0], keras.losses.SparseCategoricalCrossentropy)
+    for augment in ({"mixup_alpha": 0.2}, {"cutmix_alpha": 1.0}):
+        loss, metrics = get_task(resolve_config({"task": "image", "data.augment": augment})
+                                 ).loss_and_metrics()
+        assert isinstance(loss, keras.losses.CategoricalCrossentropy) and loss.from_logits
+        assert [type(m) for m in metrics] == [keras.metrics.CategoricalAccuracy]
+        assert metrics[0].name == "accuracy"  # val_accuracy, the task's monitor
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("augment", [{"mixup_alpha": 0.4}, {"cutmix_alpha": 1.0}])
+def test_trains_end_to_end_with_mixing(augment, tmp_path_factory, tmp_path):
+    from tfbig.inference import load_run
+
+    folder = write_toy_images(tmp_path / "colours", per_class=12, size=8)
+    run_dir, summary = train_run(tmp_path_factory, **{
+        "task": "image", "model.name": "cnn", "data.path": folder, "data.image_size": 8,
+        "train.batch_size": 8, "train.epochs": 1, "data.validation_split": 0.2,
+        "data.augment": {"flip_rate": 0.5, **augment}})
+    check_run_folder(run_dir, summary, ["labels.json", "plots/confusion_matrix.png"])
+    with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
+        history = dict(zip(*[line.strip().split(",") for line in f]))
+    # Validation is scored on one-hot rows: its categorical cross-entropy is the sparse one
+    # the final metrics compute from the logits.
+    assert float(history["val_loss"]) == pytest.approx(
+        summary["validation"]["cross_entropy"], rel=1e-4)
+    assert {"val_accuracy", "val_macro_f1"} <= set(history)
+    assert len(summary["test"]["confusion_matrix"]) == len(COLOURS)
+    outputs = predict_lines(load_run(run_dir), [os.path.join(folder, "red", "0.png")])
+    assert outputs[0] in COLOURS

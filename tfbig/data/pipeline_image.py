@@ -1,7 +1,11 @@
 """The image pipeline: file paths in, ``(images float32 [B,H,W,C] 0..255, labels)`` out.
 
     paths, labels → decode + resize (parallel) → cache → [repeat] → enumerate → [shuffle]
-    → enumerate → [augment each image] → batch → [MixUp / CutMix each batch] → prefetch
+    → enumerate → [augment each image] [one-hot label] → batch → [MixUp / CutMix each batch]
+    → prefetch
+
+Labels are ids, int32 ``[B]``, unless MixUp/CutMix mix them (training) or ``one_hot`` asks
+for rows (evaluating a model trained so): then float32 ``[B, num_classes]`` summing to 1.
 
 Pixels stay in ``0..255``: rescaling belongs to the model (``clean.rescale`` /
 ``keras.layers.Rescaling`` as its first layer), so an exported model takes raw pixels.
@@ -35,7 +39,7 @@ def decode_image_bytes(data, image_size, channels=3):
 
 def image_dataset(paths, labels, *, image_size, batch_size, shuffle=False, seed=0,
                   augment=None, channels=3, num_classes=None, shuffle_buffer=10000,
-                  repeat=False, drop_remainder=False, cache=True):
+                  repeat=False, drop_remainder=False, cache=True, one_hot=False):
     """Batches of ``(images float32 [B,H,W,C] in 0..255, labels int32 [B])``.
 
     Args:
@@ -46,11 +50,15 @@ def image_dataset(paths, labels, *, image_size, batch_size, shuffle=False, seed=
         seed: seeds the shuffle and the augmentation; ``None`` for a fresh random one.
         augment: an ``ImageAugmentConfig``, or any ``(image, seed) -> image`` function for
             one ``[H, W, C]`` image. With MixUp or CutMix on (config only) the labels become
-            soft: float32 ``[B, num_classes]``; train with categorical cross-entropy.
+            soft: float32 ``[B, num_classes]``; train with categorical cross-entropy. Mixing
+            is for training batches only: leave ``augment`` out when evaluating.
         channels: 3 (RGB) or 1 (grey).
         num_classes: for the soft labels of MixUp/CutMix; default ``max(labels) + 1``.
         shuffle_buffer, repeat, drop_remainder, cache: as in ``classification_dataset``
             (the cache holds decoded, resized images: ``H·W·C·4`` bytes each).
+        one_hot: labels as one-hot float32 ``[B, num_classes]`` rows even when nothing mixes
+            them: the evaluation batches of a model trained with MixUp/CutMix, whose loss
+            takes rows, not ids.
     """
     seed, deterministic = resolve_seed(seed, shuffle)
     paths, labels = [str(p) for p in paths], [int(label) for label in labels]
@@ -67,6 +75,9 @@ def image_dataset(paths, labels, *, image_size, batch_size, shuffle=False, seed=
     elif augment is not None and not callable(augment):
         raise TfbigError(f"augment: expected an ImageAugmentConfig or an (image, seed) -> "
                          f"image function, got {type(augment).__name__}")
+    if (one_hot or mix is not None) and not 0 <= min(labels) <= max(labels) < num_classes:
+        raise TfbigError(f"labels run from {min(labels)} to {max(labels)}; one-hot rows need "
+                         f"ids in [0, num_classes={num_classes})")
 
     dataset = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32)))
     dataset = dataset.map(lambda path, label: (decode_image(path, image_size, channels), label),
@@ -79,6 +90,8 @@ def image_dataset(paths, labels, *, image_size, batch_size, shuffle=False, seed=
         index, (image, label) = keyed
         if augment_one is not None:
             image = augment_one(image, example_seed(seed, AUGMENT, index, position))
+        if one_hot:
+            label = tf.one_hot(label, num_classes, dtype=tf.float32)  # [num_classes]
         return image, label
 
     dataset = dataset.map(augment_example, num_parallel_calls=AUTOTUNE,
