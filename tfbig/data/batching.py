@@ -209,15 +209,18 @@ def pad_batches(dataset, *, batch_size, sequence_length, drop_remainder, buckets
         padded_shapes=shapes, pad_to_bucket_boundary=True, drop_remainder=drop_remainder)
 
 
-def finish(dataset):
+def finish(dataset, by_file=False):
     """Distribution options, then prefetch: the last step of every pipeline.
 
     The batch size is the *global* batch: ``model.fit`` under a ``tf.distribute`` strategy
     (or ``strategy.experimental_distribute_dataset``) splits each batch across the
     replicas. Our datasets come from in-memory tensors, not files, so auto-sharding across
-    workers must shard by element: ``AutoShardPolicy.DATA``.
+    workers must shard by element: ``AutoShardPolicy.DATA``. ``by_file``: a pipeline that
+    reads shard files (a ``tfbig.prepare`` folder) lets each worker read its own files
+    (``AUTO``: by file, by element when that fails).
     """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.AUTO if by_file else
         tf.data.experimental.AutoShardPolicy.DATA)
     return dataset.with_options(options).prefetch(AUTOTUNE)

@@ -50,6 +50,25 @@ def _texts_and_labels(examples, label_ids):
     return texts, labels
 
 
+def _labelled_stream_ids(examples, label_ids):
+    """A stream of ``(text, label)`` strings → ``(text, label id)``; its labels are all in
+    ``label_ids`` (the stream was opened with them: another one is a bad line)."""
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(label_ids)), tf.constant(list(label_ids.values()), tf.int32)), -1)
+    return examples.map(lambda text, label: (text, table.lookup(label)))
+
+
+def _text_stream(texts, shuffle_buffer):
+    """``(dataset, shuffle buffer, whether to cache)`` of texts: a list (checked non-empty),
+    or a stream of strings taken as it is (never cached: it may not fit in memory)."""
+    if isinstance(texts, tf.data.Dataset):
+        return texts, shuffle_buffer, False
+    texts = list(texts)
+    if not texts:
+        raise TfbigError("no texts: expected a non-empty list of strings")
+    return tf.data.Dataset.from_tensor_slices(texts), min(len(texts), shuffle_buffer), True
+
+
 def _trim_padding(ids):
     """``[tokens]`` ids with trailing zeros (left by deletions) → without them."""
     return ids[:tf.math.count_nonzero(ids, dtype=tf.int32)]
@@ -66,7 +85,8 @@ def classification_dataset(examples, tokenizer, label_ids, *, batch_size, sequen
     """Batches of ``({"token_ids", "padding_mask"}, labels)`` from ``(text, label)`` pairs.
 
     Args:
-        examples: a list of ``(text, label)``; labels are keys of ``label_ids``.
+        examples: a list of ``(text, label)``, or a stream of them (a ``tf.data.Dataset``
+            of strings: not cached); labels are keys of ``label_ids``.
         tokenizer: a tfbig tokenizer.
         label_ids: ``{label: int id}``, e.g. ``label_ids_from(labels)``.
         batch_size: global batch size.
@@ -88,15 +108,20 @@ def classification_dataset(examples, tokenizer, label_ids, *, batch_size, sequen
     seed, deterministic = resolve_seed(seed, shuffle)
     augment = None if augment is None else text_augmenter(augment, tokenizer.vocab_size)
     tokenize = traced_tokenize(tokenizer)
-    texts, labels = _texts_and_labels(examples, label_ids)
-    dataset = tf.data.Dataset.from_tensor_slices((texts, tf.constant(labels, tf.int32)))
+    if isinstance(examples, tf.data.Dataset):  # a stream: never held, never cached
+        dataset, buffer_size = _labelled_stream_ids(examples, label_ids), shuffle_buffer
+        cache = False
+    else:
+        texts, labels = _texts_and_labels(examples, label_ids)
+        dataset = tf.data.Dataset.from_tensor_slices((texts, tf.constant(labels, tf.int32)))
+        buffer_size = min(len(texts), shuffle_buffer)
     cls_id, sep_id = tokenizer.cls_id, tokenizer.sep_id  # the tokenizer's own [CLS]/[SEP]
     dataset = tokenize_in_chunks(
         dataset, lambda text, label: (add_cls_sep(tokenize(text), sequence_length - 2,
                                                   cls_id, sep_id), label))
     dataset = cache_dataset(dataset, cache)
-    dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed,
-                            buffer_size=min(len(texts), shuffle_buffer), repeat=repeat)
+    dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed, buffer_size=buffer_size,
+                            repeat=repeat)
 
     def augment_example(position, keyed):
         index, (ids, label) = keyed
@@ -149,7 +174,7 @@ def language_model_dataset(texts, tokenizer, *, batch_size, sequence_length, pac
     in GPT pre-training.
 
     Args:
-        texts: a list of ``str``.
+        texts: a list of ``str``, or a stream of them (a ``tf.data.Dataset``: not cached).
         tokenizer: a tfbig tokenizer.
         batch_size, sequence_length: ``B`` and ``T``.
         pack: pack short texts together (see above).
@@ -158,9 +183,8 @@ def language_model_dataset(texts, tokenizer, *, batch_size, sequence_length, pac
     """
     check_batching(batch_size, sequence_length, 1)
     seed, deterministic = resolve_seed(seed, shuffle)
-    texts = list(texts)
-    if not texts:
-        raise TfbigError("no texts: expected a non-empty list of strings")
+    dataset, _, keep = _text_stream(texts, shuffle_buffer)
+    cache = cache and keep
     tokenize = traced_tokenize(tokenizer)
 
     def windows(chunk):
@@ -170,7 +194,7 @@ def language_model_dataset(texts, tokenizer, *, batch_size, sequence_length, pac
             framed = tf.RaggedTensor.from_row_lengths(stream, tf.shape(stream, tf.int64)[:1])
         return next_token_windows(framed, sequence_length)
 
-    dataset = tf.data.Dataset.from_tensor_slices(texts).batch(TOKENIZE_CHUNK)
+    dataset = dataset.batch(TOKENIZE_CHUNK)
     dataset = dataset.map(windows, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     dataset = cache_dataset(dataset.unbatch(), cache)
     if shuffle:
@@ -191,7 +215,7 @@ def masked_lm_dataset(texts, tokenizer, *, batch_size, sequence_length, mask_rat
     masks every epoch when shuffling (dynamic masking, as RoBERTa).
 
     Args:
-        texts: a list of ``str``.
+        texts: a list of ``str``, or a stream of them (a ``tf.data.Dataset``: not cached).
         tokenizer: a tfbig tokenizer.
         batch_size, sequence_length: ``B`` and ``T``.
         mask_rate: expected fraction of real tokens to predict.
@@ -200,18 +224,16 @@ def masked_lm_dataset(texts, tokenizer, *, batch_size, sequence_length, mask_rat
     """
     check_batching(batch_size, sequence_length, 3)
     seed, deterministic = resolve_seed(seed, shuffle)
-    texts = list(texts)
-    if not texts:
-        raise TfbigError("no texts: expected a non-empty list of strings")
+    dataset, buffer_size, keep = _text_stream(texts, shuffle_buffer)
+    cache = cache and keep
     vocab_size, tokenize = tokenizer.vocab_size, traced_tokenize(tokenizer)
     check_rate("mask_rate", mask_rate)  # now, not at the first batch inside tf.data
     check_vocab_size(vocab_size)
-    dataset = tf.data.Dataset.from_tensor_slices(texts)
     dataset = tokenize_in_chunks(
         dataset, lambda text: add_cls_sep(tokenize(text), sequence_length - 2))
     dataset = cache_dataset(dataset, cache)
-    dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed,
-                            buffer_size=min(len(texts), shuffle_buffer), repeat=repeat)
+    dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed, buffer_size=buffer_size,
+                            repeat=repeat)
 
     def mask_example(position, keyed):
         index, ids = keyed
