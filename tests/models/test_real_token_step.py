@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from tfbig.losses import MaskedSparseCrossentropy
 from tfbig.metrics import MaskedAccuracy
-from tfbig.models import GPT, BertEncoder, BertMaskedLM, Transformer, real_token_step
+from tfbig.models import (GPT, BertEncoder, BertMaskedLM, RNNSeq2Seq, Transformer,
+                          real_token_step)
 
 VOCAB = 23  # small and fast; the tests lower MIN_VOCABULARY to it
 
@@ -53,7 +54,15 @@ def masked_lm_case(rng):
     return make, inputs, labels
 
 
-CASES = {"transformer": transformer_case, "gpt": gpt_case, "masked_lm": masked_lm_case}
+def rnn_case(rng):
+    def make():
+        return RNNSeq2Seq(VOCAB, VOCAB, embedding_dim=16, units=16, dropout=0.0)
+    target = padded_ids(rng, 6, 9)
+    return make, (padded_ids(rng, 6, 7), target[:, :-1]), target[:, 1:]
+
+
+CASES = {"transformer": transformer_case, "gpt": gpt_case, "masked_lm": masked_lm_case,
+         "rnn_seq2seq": rnn_case}
 
 
 def twins(make, inputs):

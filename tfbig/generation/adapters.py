@@ -11,8 +11,12 @@ what differs between models is only how the logits of the next position are comp
   may differ in length, so step ``t`` feeds token ``t`` of every row, which is a prompt
   token while ``t < prompt length`` (the next token is then *forced* to the prompt's) and a
   generated one after: each row continues after its own prompt.
-* any other ``model((source_ids, target_ids)) → logits`` model
-  (:class:`tfbig.models.RNNSeq2Seq`): re-run over the whole prefix each step (no cache).
+* recurrent encoder-decoder (:class:`tfbig.models.RNNSeq2Seq`, any model with
+  ``start_decoding`` and ``decode_step``): the buffer is ``[START] y_1 … y_N``; the loop
+  carries the RNN states instead of a key/value cache, and the encoder's attention
+  keys/values, projected once, beside them.
+* any other ``model((source_ids, target_ids)) → logits`` model (and the RNN with
+  ``use_cache=False``): re-run over the whole prefix each step.
 """
 
 from typing import Callable, NamedTuple
@@ -52,6 +56,12 @@ def is_encoder_decoder(model):
     return hasattr(model, "encode") and hasattr(getattr(model, "decoder", None), "blocks")
 
 
+def is_recurrent(model):
+    """True for an RNN encoder-decoder decoded one cell step at a time (RNNSeq2Seq)."""
+    return callable(getattr(model, "start_decoding", None)) and callable(
+        getattr(model, "decode_step", None))
+
+
 def prepare(model, source_ids, max_new_tokens, start_id, use_cache, prompt_width=None):
     """The :class:`Decoding` of ``model`` for ``source_ids [B, T]`` (int32, 0 = padding).
 
@@ -63,6 +73,8 @@ def prepare(model, source_ids, max_new_tokens, start_id, use_cache, prompt_width
                              prompt_width)
     if is_encoder_decoder(model):
         return _encoder_decoder(model, source_ids, max_new_tokens, start_id, use_cache)
+    if is_recurrent(model) and use_cache:
+        return _recurrent(model, source_ids, max_new_tokens, start_id)
     return _seq2seq_uncached(model, source_ids, max_new_tokens, start_id)
 
 
@@ -150,3 +162,14 @@ def _seq2seq_uncached(model, source_ids, max_new_tokens, start_id):
         return ops.take(logits, t, axis=1), state
     return Decoding(_start_buffer(batch, max_new_tokens, start_id), ops.ones((batch,), "int32"),
                     ops.convert_to_tensor(max_new_tokens, "int32"), (), step)
+
+
+def _recurrent(model, source_ids, max_new_tokens, start_id):
+    batch = ops.shape(source_ids)[0]
+    states, keys_values, source_mask = model.start_decoding(source_ids)
+
+    def step(states, tokens, t):
+        current = ops.take(tokens, t, axis=1)  # (B,): the newest token
+        return model.decode_step(current, states, keys_values, source_mask)
+    return Decoding(_start_buffer(batch, max_new_tokens, start_id), ops.ones((batch,), "int32"),
+                    ops.convert_to_tensor(max_new_tokens, "int32"), states, step)

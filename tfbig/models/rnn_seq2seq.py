@@ -9,7 +9,10 @@
 This is Luong et al.'s global attention with the "general" (bilinear) score, computed by
 a one-head :class:`tfbig.layers.MultiHeadAttention` (its query/key projections make the score
 ``(h_t W_q)·(h̄_s W_k) / √u``). Input feeding (feeding h̃_{t-1} into the decoder RNN) is left
-out so the decoder runs over the whole target at once under teacher forcing.
+out so the decoder runs over the whole target at once under teacher forcing, and so one
+generated token costs one cell step: :meth:`RNNSeq2Seq.decode_step` carries the RNN states
+and the encoder's attention keys/values (``tfbig.generation.adapters``), not a growing
+key/value cache.
 
 References: Bahdanau et al. 2014, https://arxiv.org/abs/1409.0473;
 Luong et al. 2015, https://arxiv.org/abs/1508.04025
@@ -22,10 +25,11 @@ from tfbig.layers import masks
 from tfbig.layers.dropout import Dropout
 from tfbig.layers.multi_head_attention import MultiHeadAttention
 from tfbig.layers.recurrent import check_cell, recurrent_layer
+from tfbig.models.real_token_step import RealTokenTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
-class RNNSeq2Seq(keras.Model):
+class RNNSeq2Seq(RealTokenTrainStep, keras.Model):
     """``(source_ids, target_ids)`` → float32 logits ``[B, T_t, target_vocab_size]``.
 
     Called exactly like :class:`tfbig.models.Transformer`: token id 0 is padding in both
@@ -113,17 +117,65 @@ class RNNSeq2Seq(keras.Model):
         return encoder_output, initial_state
 
     def call(self, inputs, training=None):
+        return self.logits(self.hidden_states(inputs, training=training))
+
+    def hidden_states(self, inputs, training=None, return_attention_scores=False):
+        """``(source_ids, target_ids)`` → h̃ ``[B, T_t, u]`` after the output dropout (with
+        ``return_attention_scores``: also the attention weights ``[B, 1, T_t, T_s]``)."""
         source_ids, target_ids = inputs
         encoder_output, initial_state = self.encode(source_ids, training=training)
         x = self.embedding_dropout(self.target_embedding(target_ids), training=training)
         h = self.decoder(x, initial_state=initial_state, mask=masks.padding_mask(target_ids),
                          training=training)  # (B, T_t, u)
-        context = self.attention(h, encoder_output,
-                                 attention_mask=masks.key_padding_mask(source_ids),
-                                 training=training)  # (B, T_t, u)
+        context, weights = self.attention(
+            h, encoder_output, attention_mask=masks.key_padding_mask(source_ids),
+            training=training, return_attention_scores=True)  # (B, T_t, u), (B, 1, T_t, T_s)
         h = self.attention_combine(ops.concatenate([context, h], axis=-1))  # h̃: (B, T_t, u)
-        logits = self.output_projection(self.output_dropout(h, training=training))
-        return ops.cast(logits, "float32")
+        h = self.output_dropout(h, training=training)
+        return (h, weights) if return_attention_scores else h
+
+    def logits(self, hidden):
+        """Per position: h̃ ``[..., u]`` → float32 logits ``[..., target_vocab_size]``."""
+        return ops.cast(self.output_projection(hidden), "float32")
+
+    @property
+    def head_vocabulary_size(self):
+        """Logits per position (``RealTokenTrainStep`` reads it)."""
+        return self.target_vocab_size
+
+    def attention_scores(self, source_ids, target_ids):
+        """``{"cross": [weights [B, 1, T_t, T_s]]}``: the one attention, in the form of
+        :meth:`tfbig.models.Transformer.attention_scores` (one layer, one head)."""
+        _, weights = self.hidden_states((source_ids, target_ids), training=False,
+                                        return_attention_scores=True)
+        return {"cross": [weights]}
+
+    # --------------------------------------------------------------- one step at a time
+    def start_decoding(self, source_ids):
+        """What :meth:`decode_step` carries: ``(states, attention keys/values, source
+        mask)``: the bridged encoder states (``[B, u]`` each), the encoder outputs projected
+        once (``([B, 1, T_s, u], [B, 1, T_s, u])``) and the key padding mask
+        ``[B, 1, T_s]``."""
+        encoder_output, states = self.encode(source_ids, training=False)
+        keys_values = self.attention.project_key_value(encoder_output, pair=True)
+        return tuple(states), keys_values, masks.key_padding_mask(source_ids)
+
+    def decode_step(self, token_ids, states, keys_values, source_mask):
+        """One decoder position: ``token_ids [B]`` → ``(logits [B, V], new states)``.
+
+        Equals position ``t`` of ``call`` on the prefix ``y_0 … y_t``. A token 0 is padding
+        there (the masked RNN keeps its state and repeats its last output), so it is here.
+        """
+        x = self.target_embedding(token_ids)  # (B, e)
+        output, new_states = self.decoder.cell(x, list(states), training=False)  # (B, u)
+        new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
+        real = ops.expand_dims(ops.not_equal(token_ids, 0), -1)  # (B, 1)
+        new_states = tuple(ops.where(real, new, old) for new, old in zip(new_states, states))
+        h = ops.where(real, output, states[0])  # h_t; states[0] is h for LSTM and GRU
+        context, _ = self.attention(h[:, None], attention_mask=source_mask,
+                                    cache=keys_values)  # (B, 1, u)
+        h = self.attention_combine(ops.concatenate([context[:, 0], h], axis=-1))  # (B, u)
+        return self.logits(h), new_states
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[1]) + (self.target_vocab_size,)
