@@ -1,8 +1,10 @@
 """``python -m tfbig.evaluate --run DIR [--data PATH]``: score a run on a data file.
 
 Prints a compact table of metrics (stdout) and writes ``DIR/eval/metrics.json``,
-``predictions.tsv``, ``worst_examples.tsv`` and plots. Without ``--data`` it scores the run's
-own held-out test split, so the numbers match the run's ``metrics.json``.
+``predictions.tsv``, ``worst_examples.tsv`` and plots (for classify runs also
+``explanations.html``: token attributions and attention rollout of the first examples).
+Without ``--data`` it scores the run's own held-out test split, so the numbers match the
+run's ``metrics.json``.
 """
 
 import sys

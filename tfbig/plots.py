@@ -372,3 +372,53 @@ def per_class_bars_figure(report):
 def plot_per_class_bars(report, path):
     """Save :func:`per_class_bars_figure` as a PNG at ``path``; return ``path``."""
     return _save(per_class_bars_figure(report), path)
+
+
+TOKENS_PER_ROW = 12  # token score maps wrap after this many tokens
+
+
+def token_scores_figure(tokens, panels, title="Token attributions"):
+    """Tokens in reading order, wrapped in rows, each cell coloured by its score (red for,
+    blue against, a symmetric scale per panel) with the token written in it.
+
+    Args:
+        tokens: the n tokens.
+        panels: ``{name: [n] scores}``, one heat map each (e.g. integrated gradients and
+            the attention rollout from [CLS]), stacked top to bottom.
+        title: the figure title.
+    """
+    tokens = _names(tokens, "tokens")
+    panels = {name: np.asarray(scores, dtype=np.float64).reshape(-1)
+              for name, scores in panels.items()}
+    for name, scores in panels.items():
+        if len(tokens) != len(scores) or not tokens:
+            raise TfbigError(f"{len(tokens)} tokens but {len(scores)} {name} scores; expected "
+                             "one score per token, at least one token")
+    rows = math.ceil(len(tokens) / TOKENS_PER_ROW)
+    # A fixed grid without a layout engine: constrained layout doubled the save time.
+    height = len(panels) * (0.4 * rows + 0.5) + 0.6  # inches
+    figure = Figure(figsize=(12, height))
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=1 - 0.6 / height,
+                           hspace=0.45)
+    for index, (name, scores) in enumerate(panels.items()):
+        grid = np.full(rows * TOKENS_PER_ROW, np.nan)
+        grid[:len(scores)] = scores
+        grid = grid.reshape(rows, TOKENS_PER_ROW)  # (rows, TOKENS_PER_ROW), NaN after the end
+        ax = figure.add_subplot(len(panels), 1, index + 1)
+        limit = max(float(np.abs(scores).max()), 1e-9)
+        ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+        for i, (token, score) in enumerate(zip(tokens, scores)):
+            dark = abs(score) > 0.6 * limit  # white text on the darkest cells
+            ax.text(i % TOKENS_PER_ROW, i // TOKENS_PER_ROW, token, ha="center",
+                    va="center", fontsize=8, color="white" if dark else "black")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{name} (largest |score| {limit:.3g})", fontsize=9)
+    figure.suptitle(title)
+    return figure
+
+
+def plot_token_scores(tokens, panels, path, title="Token attributions"):
+    """Save :func:`token_scores_figure` as a PNG at ``path``; return ``path``."""
+    return _save(token_scores_figure(tokens, panels, title=title), path)

@@ -1,6 +1,8 @@
 """``python -m tfbig.predict --run DIR``: one output line per input line.
 
 Reads ``--input FILE`` (default: stdin) and writes the predictions to stdout, in order.
+With ``--explain`` (classify runs) each line is ``label<TAB>`` and the word pieces with the
+largest integrated-gradients attributions to it, e.g. ``positive<TAB>great +0.41, love +0.22``.
 """
 
 import sys
@@ -27,6 +29,9 @@ def build_parser():
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
     parser.add_argument("--seed", type=int, help="seed for sampling")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--explain", action="store_true",
+                        help="classify runs: print each label with the word pieces behind it "
+                             "(integrated gradients), 'label<TAB>token +0.41, token +0.22, ...'")
     add_common_flags(parser)
     return parser
 
@@ -52,7 +57,10 @@ def main(argv):
     from tfbig.errors import TfbigError
     from tfbig.run_folder import require_run
 
-    require_run(args.run)
+    config = require_run(args.run)
+    if args.explain and config.get("task") != "classify":
+        raise TfbigError(f"--explain works for classify runs only; {args.run} is a "
+                         f"{config.get('task')!r} run (drop --explain)")
     if args.max_length is not None and args.max_length < 1:
         raise TfbigError(f"--max-length must be >= 1, received {args.max_length}")
     if args.beam_size is not None and args.beam_size < 1:
@@ -64,6 +72,12 @@ def main(argv):
     from tfbig.inference import load_run
 
     task, model = load_run(args.run)
+    if args.explain:
+        from tfbig.evaluation.attributions import explain_texts, format_explanation
+
+        outputs = [format_explanation(item) for item in explain_texts(task, model, lines)]
+        sys.stdout.write("".join(f"{output}\n" for output in outputs))
+        return
     method, sampling = args.decode or "greedy", {}
     if args.decode is None and hasattr(task, "final_decoding"):
         method, sampling = task.final_decoding()  # what the run's test metrics used

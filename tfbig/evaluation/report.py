@@ -2,7 +2,8 @@
 
 Writes into ``RUN_DIR/eval/`` (or ``--output``): ``metrics.json``, ``predictions.tsv``
 (one row per example, in input order), ``worst_examples.tsv`` (highest loss first) and the
-task's plots.
+task's plots; for a text classifier also ``explanations.html`` and ``explanations/*.png``
+(token attributions and attention rollout of the first examples).
 """
 
 import csv
@@ -63,5 +64,9 @@ def evaluate_run(run_dir, data_path=None, *, output_dir=None, skip_bad_lines=Fal
     _write_rows([row["example"] for row in ranked], os.path.join(output_dir,
                                                                   "worst_examples.tsv"))
     task.write_plots(model, examples, output_dir)
+    if task.name == "classify":  # why the first few labels: attributions, rollout
+        from tfbig.evaluation.explanations import write_explanations
+
+        write_explanations(task, model, examples, output_dir)
     run_folder.write_json(os.path.join(output_dir, "metrics.json"), metrics)
     return metrics, output_dir

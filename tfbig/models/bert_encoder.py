@@ -120,3 +120,16 @@ class BertEncoder(KeepsArguments, keras.Model):
         if self.final_norm is not None:
             x = self.final_norm(x)
         return {"sequence_output": x, "pooled_output": self.pooler(x[:, 0])}
+
+    def attention_scores(self, inputs):
+        """Every block's self-attention weights (dropout off), for plots and rollout: one
+        ``[B, heads, T, T]`` tensor per layer, queries down, keys across."""
+        token_ids, padding_mask, segment_ids = unpack_text_inputs(inputs)
+        attention_mask = ops.expand_dims(padding_mask, 1)  # (B, 1, T)
+        x = self.embedding(token_ids, segment_ids, training=False)  # (B, T, H)
+        weights = []
+        for block in self.blocks:
+            x, layer_weights = block(x, attention_mask=attention_mask, training=False,
+                                     return_attention_scores=True)
+            weights.append(layer_weights)  # (B, heads, T, T)
+        return weights
