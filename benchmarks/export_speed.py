@@ -39,7 +39,6 @@ def log(message):
 
 def train_translate_run(run_dir, quick):
     """A translate run on the first ``TRAIN_LINES`` lines of the dates sample."""
-    from tfbig import config as config_lib
     from tfbig.runs.fit import train
 
     data = os.path.join(os.path.dirname(run_dir), "dates.tsv")

@@ -69,7 +69,6 @@ def main():
             sys.exit(f"error: unknown pair(s) {unknown}; expected task:model from "
                      + ", ".join(f"{t}:{m}" for t, m in RUNS))
 
-    from tfbig import config as config_lib
     from tfbig.runs.fit import train
 
     rows = []

@@ -16,7 +16,6 @@ import time
 import pytest
 from tasks.task_checks import TINY, sample_lines, write_lines
 
-from tfbig import config as config_lib
 from tfbig.errors import TfbigError
 from tfbig.exporting.atomic_folder import atomic_folder, check_destination
 from tfbig.tasks import resolve_config

@@ -58,9 +58,13 @@ def main(argv):
     from tfbig.run_folder import require_run
 
     config = require_run(args.run)
-    if args.explain and config.get("task") != "classify":
-        raise TfbigError(f"--explain works for classify runs only; {args.run} is a "
-                         f"{config.get('task')!r} run (drop --explain)")
+    if args.explain:
+        from tfbig.tasks import AVAILABLE, task_class
+
+        if not task_class(config.get("task")).explainable:
+            explainable = [name for name in AVAILABLE if task_class(name).explainable]
+            raise TfbigError(f"--explain works for {' and '.join(explainable)} runs only; "
+                             f"{args.run} is a {config.get('task')!r} run (drop --explain)")
     if args.max_length is not None and args.max_length < 1:
         raise TfbigError(f"--max-length must be >= 1, received {args.max_length}")
     if args.beam_size is not None and args.beam_size < 1:

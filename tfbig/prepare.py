@@ -45,9 +45,13 @@ def build_parser():
 def main(argv):
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
-    if config.task != "translate":  # before TensorFlow is imported
-        raise TfbigError(f"--task {config.task}: tfbig.prepare supports translate only; "
-                         f"train the {config.task} task from its raw data")
+    from tfbig.tasks import task_class
+    from tfbig.tasks.prepared import preparable_tasks
+
+    if not task_class(config.task).preparable:  # before TensorFlow is imported
+        raise TfbigError(f"--task {config.task}: tfbig.prepare supports "
+                         f"{', '.join(preparable_tasks())} only; train the {config.task} task "
+                         f"from its raw data")
 
     from tfbig.runs.prepare import prepare
 

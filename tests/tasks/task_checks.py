@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from tfbig import config as config_lib
 from tfbig import run_folder
 from tfbig.tasks import resolve_config
 

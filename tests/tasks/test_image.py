@@ -10,7 +10,6 @@ import pytest
 from tasks.task_checks import (SAMPLES, check_evaluate, check_run_folder, predict_lines,
                                train_run)
 
-from tfbig import config as config_lib
 from tfbig.errors import TfbigError
 from tfbig.tasks import resolve_config
 

@@ -5,7 +5,6 @@ import shutil
 
 from tasks.test_image import write_toy_images
 
-from tfbig import config as config_lib
 from tfbig.tasks import resolve_config
 
 

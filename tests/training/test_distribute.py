@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pytest
-from tfbig.tasks import resolve_config
 
 pytestmark = pytest.mark.slow
 

@@ -44,8 +44,8 @@ def as_files(files) -> list[str]:
         return data_files(files)
     files = [os.fspath(file) for file in files]
     if not files:
-        raise TfbigError(f"files=[]: expected at least one data file "
-                         f"(tfbig.data.stream_files.data_files lists them)")
+        raise TfbigError("files=[]: expected at least one data file "
+                         "(tfbig.data.stream_files.data_files lists them)")
     return files
 
 

@@ -64,7 +64,7 @@ def evaluate_run(run_dir, data_path=None, *, output_dir=None, skip_bad_lines=Fal
     _write_rows([row["example"] for row in ranked], os.path.join(output_dir,
                                                                   "worst_examples.tsv"))
     task.write_plots(model, examples, output_dir)
-    if task.name == "classify":  # why the first few labels: attributions, rollout
+    if task.explainable:  # why the first few labels: attributions, rollout
         from tfbig.evaluation.explanations import write_explanations
 
         write_explanations(task, model, examples, output_dir)

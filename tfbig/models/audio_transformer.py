@@ -19,9 +19,9 @@ from keras import ops
 
 from tfbig.errors import TfbigError
 from tfbig.layers.dropout import Dropout
-from tfbig.layers.encoder_block import EncoderBlock
 from tfbig.layers.patch_embedding import PatchEmbedding
 from tfbig.layers.validation import check_num_heads
+from tfbig.models.vit import pre_norm_encoder
 
 
 def _whole_patches(size, patch_size):
@@ -81,14 +81,8 @@ class AudioTransformer(keras.Model):
             self.padded_size, patch_size, hidden_dim, channels=1, name="patch_embedding",
             dtype=dtype)
         self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
-        self.blocks = [
-            EncoderBlock(hidden_dim, num_heads, intermediate_dim, dropout, activation="gelu",
-                         norm_first=True, layer_norm_epsilon=1e-6, name=f"block_{i}",
-                         dtype=dtype)
-            for i in range(num_layers)
-        ]
-        self.final_norm = keras.layers.LayerNormalization(
-            epsilon=1e-6, name="final_norm", dtype=dtype)
+        self.blocks, self.final_norm = pre_norm_encoder(
+            num_layers, hidden_dim, num_heads, intermediate_dim, dropout, dtype)
         self.classifier = keras.layers.Dense(num_classes, kernel_initializer="zeros",
                                              name="classifier", dtype=dtype)
 

@@ -17,6 +17,17 @@ from tfbig.layers.patch_embedding import PatchEmbedding
 from tfbig.layers.validation import check_num_heads
 
 
+def pre_norm_encoder(num_layers, hidden_dim, num_heads, intermediate_dim, dropout, dtype=None):
+    """ViT's encoder: ``num_layers`` pre-norm GELU ``EncoderBlock``s (``block_i``) and the final
+    LayerNorm (``final_norm``), both with ε = 1e-6 as in the paper; the audio Transformer
+    shares it."""
+    blocks = [EncoderBlock(hidden_dim, num_heads, intermediate_dim, dropout, activation="gelu",
+                           norm_first=True, layer_norm_epsilon=1e-6, name=f"block_{i}",
+                           dtype=dtype)
+              for i in range(num_layers)]
+    return blocks, keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm", dtype=dtype)
+
+
 @keras.saving.register_keras_serializable(package="tfbig")
 class ViT(keras.Model):
     """Float images ``[B, H, W, C]`` in 0..255 → float32 logits ``[B, num_classes]``.
@@ -67,14 +78,8 @@ class ViT(keras.Model):
         self.patch_embedding = PatchEmbedding(
             image_size, patch_size, hidden_dim, channels, name="patch_embedding", dtype=dtype)
         self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
-        self.blocks = [
-            EncoderBlock(hidden_dim, num_heads, intermediate_dim, dropout, activation="gelu",
-                         norm_first=True, layer_norm_epsilon=1e-6, name=f"block_{i}",
-                         dtype=dtype)
-            for i in range(num_layers)
-        ]
-        self.final_norm = keras.layers.LayerNormalization(
-            epsilon=1e-6, name="final_norm", dtype=dtype)
+        self.blocks, self.final_norm = pre_norm_encoder(
+            num_layers, hidden_dim, num_heads, intermediate_dim, dropout, dtype)
         # A zero head, as in the paper's fine-tuning and big_vision (head_zeroinit): every
         # image starts at chance, not at random confident logits that the first, large
         # steps must unlearn. With a random head, 2 short runs in 10 (32 steps at 3e-3,

@@ -101,12 +101,13 @@ def write_tsv(path, pairs):
 def prepare(config, output, *, overwrite=False):
     """Prepare ``config``'s data into ``output``; returns the ``prepared.json`` dict."""
     from tfbig.tasks import get_task
-    from tfbig.tasks.prepared import (FORMAT, HELD_OUT, PREPARED_FILE, PREPARED_TASKS,
-                                      PreparedTrain)
+    from tfbig.tasks import task_class
+    from tfbig.tasks.prepared import (FORMAT, HELD_OUT, PREPARED_FILE, PreparedTrain,
+                                      preparable_tasks)
 
-    if config.task not in PREPARED_TASKS:
+    if not task_class(config.task).preparable:
         raise TfbigError(f"--task {config.task}: tfbig.prepare supports "
-                         f"{', '.join(PREPARED_TASKS)} only; train the {config.task} task "
+                         f"{', '.join(preparable_tasks())} only; train the {config.task} task "
                          f"from its raw data")
     check_output(output, overwrite)
     from tfbig.runs.fit import _file_defaults  # --val-data: all of --data trains, as in train

@@ -38,11 +38,8 @@ import os
 from tfbig.config import replace
 from tfbig.data.audio_files import list_audio, wav_info
 from tfbig.errors import TfbigError
-from tfbig.tasks.class_scores import ClassScoresTask
-from tfbig.tasks.classify import write_classification_plots
-from tfbig.tasks.folder_scores import folder_class_metrics
-from tfbig.tasks.labels import (check_labels, check_split_labels, learn_labels, load_labels,
-                                save_labels)
+from tfbig.tasks.class_folder_task import ClassFolderTask
+from tfbig.tasks.image import cnn_filters  # the same three stages as the image CNN
 
 # The training pipeline's SpecAugment policy (tfbig.data.pipeline_audio.SPEC_AUGMENT; a test
 # keeps the two equal), written out here because config defaults are read before TensorFlow
@@ -52,12 +49,7 @@ _COUNTS = ("time_width", "time_masks", "freq_width", "freq_masks")  # ints >= 0
 _AMOUNTS = ("noise_stddev", "mask_value")  # numbers (noise_stddev >= 0)
 
 
-def cnn_filters(width):
-    """The CNN's three stages for ``model.d_model = width``: ``(width/4, width/2, width)``."""
-    return tuple(max(width // 2 ** stage, 1) for stage in (2, 1, 0))
-
-
-class AudioTask(ClassScoresTask):
+class AudioTask(ClassFolderTask):
     """Everything the audio task needs, from the class folders to predicted labels.
 
     Args:
@@ -67,6 +59,7 @@ class AudioTask(ClassScoresTask):
     name = "audio"
     models = ("cnn", "transformer")
     sample_data = "audio"
+    list_folder = staticmethod(list_audio)
     monitor = ("val_accuracy", "max")
     # Short runs (15 steps an epoch on the sample) warm up briefly and decay by cosine. The
     # CNN at d_model 64 has 16/32/64 filters (25k parameters). The Transformer needs patches
@@ -83,9 +76,7 @@ class AudioTask(ClassScoresTask):
 
     def __init__(self, config):
         super().__init__(config)
-        self.labels = None
         self._headers = {}  # path → WavInfo of every file read
-        self._scored = None  # (examples, y_true, y_pred, report) of the last final_metrics
 
     def check_augment(self):
         """``data.augment`` is the SpecAugment policy: ``time_width``, ``time_masks``,
@@ -103,31 +94,10 @@ class AudioTask(ClassScoresTask):
                 raise TfbigError(f"data.augment.{key}={value!r}: expected a number >= 0")
 
     # --------------------------------------------------------------------------------- data
-    def read_examples(self, path, *, skip_bad_lines=False, report=None):
-        """The folder's ``(wav_path, class_name)`` pairs, every header checked (a bad file
-        fails here, named); once the run's labels are known (evaluate), a class folder outside
-        them is an error."""
-        paths, label_ids, class_names = list_audio(path)  # a folder has no lines to skip
-        for file in paths:
-            self._headers[file] = wav_info(file)
-        examples = [(file, class_names[label]) for file, label in zip(paths, label_ids)]
-        if self.labels is not None:
-            check_labels((label for _, label in examples), self.labels, path)
-        return examples
-
-    def split_key(self, path):
-        """``class_name/file.wav``: the split stays the same wherever the folder is moved."""
-        return lambda example: os.path.relpath(example[0], path).replace(os.sep, "/")
-
-    def load_splits(self):
-        """Split the clips; every validation/test class must occur in the training split."""
-        splits, report = super().load_splits()
-        check_split_labels(splits, lambda example: example[1], self.data_path(),
-                           self.config.data.val_path)
-        return splits, report
-
-    def learn_assets(self, train_examples):
-        self.labels = learn_labels(label for _, label in train_examples)
+    def check_file(self, path):
+        """Every header is read and checked as the folder is listed: a bad file fails
+        before training, named."""
+        self._header(path)
 
     def _header(self, path):
         if path not in self._headers:
@@ -144,16 +114,6 @@ class AudioTask(ClassScoresTask):
             round(max(header.seconds for header in headers) * 100, 6)) / 100
         self.config = replace(self.config, data={"sample_rate": rate, "clip_seconds": seconds})
         return self.config
-
-    def save_assets(self, run_dir):
-        save_labels(self.labels, run_dir)
-
-    def load_assets(self, run_dir):
-        self.labels = load_labels(run_dir)
-
-    @property
-    def label_ids(self):
-        return {label: index for index, label in enumerate(self.labels)}
 
     def dataset(self, examples, *, training, batch_size=None):
         """Batches ``(log-mel float32 [B, frames, 40], label ids int32 [B])``: random crops
@@ -233,12 +193,6 @@ class AudioTask(ClassScoresTask):
         answers = iter(f"{self.labels[row.argmax()]}\t{row.max():.4f}" for row in probabilities)
         return [next(answers) if path else "" for path in paths]
 
-    def final_metrics(self, model, examples):
-        """Accuracy, top-k accuracy, macro F1, per-class precision/recall/F1, the confusion
-        matrix and its most confused pairs (as the image task); rows: path, label,
-        prediction, loss."""
-        return folder_class_metrics(self, model, examples)
-
     def serving_module(self, model, max_length=None):
         from tfbig.serving.modules import AudioServing
 
@@ -246,6 +200,3 @@ class AudioTask(ClassScoresTask):
         data = self.config.data
         return AudioServing(model, self.labels, data.sample_rate, data.clip_seconds)
 
-    def write_plots(self, model, examples, folder):
-        """The confusion matrix and per-class precision/recall/F1 bars of ``examples``."""
-        return write_classification_plots(self, model, examples, folder)

@@ -44,6 +44,8 @@ class Task:
     # (tfbig.data.stream, see tfbig.tasks.streaming); None: the task never streams
     stream_reader = None
     text_folder = False  # a folder of .txt files is one corpus read in memory (lm, mlm)
+    preparable = False  # python -m tfbig.prepare can tokenise its data into shards
+    explainable = False  # evaluate / predict --explain give token attributions
     monitor = ("val_loss", "min")  # the metric that picks the best checkpoint
     # The validation metrics its compiled model logs, and those ``epoch_scorer`` adds at each
     # epoch end: together what train.monitor may name (tests/training/test_task_metrics.py

@@ -33,6 +33,7 @@ class ClassifyTask(ClassScoresTask):
     models = tuple(MODEL_NAMES)
     sample_data = "reviews.tsv"
     backbone_sources = ("mlm", "classify")
+    explainable = True
     monitor = ("val_accuracy", "max")
 
     @staticmethod

@@ -24,11 +24,7 @@ import os
 
 from tfbig.data.sources import list_images
 from tfbig.errors import TfbigError
-from tfbig.tasks.class_scores import ClassScoresTask
-from tfbig.tasks.classify import write_classification_plots
-from tfbig.tasks.folder_scores import folder_class_metrics
-from tfbig.tasks.labels import (check_labels, check_split_labels, learn_labels, load_labels,
-                                save_labels)
+from tfbig.tasks.class_folder_task import ClassFolderTask
 
 CHANNELS = 3
 
@@ -38,7 +34,7 @@ def cnn_filters(width):
     return tuple(max(width // 2 ** stage, 1) for stage in (2, 1, 0))
 
 
-class ImageTask(ClassScoresTask):
+class ImageTask(ClassFolderTask):
     """Everything the image task needs, from the class folders to predicted class names.
 
     Args:
@@ -48,6 +44,7 @@ class ImageTask(ClassScoresTask):
     name = "image"
     models = ("vit", "cnn")
     sample_data = "shapes"
+    list_folder = staticmethod(list_images)
     monitor = ("val_accuracy", "max")
     # Image runs are short (~100 steps an epoch at most on the samples), so they warm up
     # briefly and decay by cosine; the ViT sees 32-pixel images as 4 × 4 patches of 8
@@ -67,8 +64,6 @@ class ImageTask(ClassScoresTask):
             raise TfbigError(f"config field data.image_size={size} is not divisible by "
                              f"model.patch_size={patch}: the ViT cuts images into whole "
                              f"patches; change one of them")
-        self.labels = None
-        self._scored = None  # (examples, y_true, y_pred, report) of the last final_metrics
 
     def check_augment(self):
         """``data.augment`` holds ``ImageAugmentConfig`` strengths (flip_rate, rotation, zoom,
@@ -121,41 +116,8 @@ class ImageTask(ClassScoresTask):
         return (keras.losses.CategoricalCrossentropy(from_logits=True),
                 [keras.metrics.CategoricalAccuracy(name="accuracy")])
 
-    def read_examples(self, path, *, skip_bad_lines=False, report=None):
-        """The folder's ``(image_path, class_name)`` pairs; once the run's labels are known
-        (evaluate), a class folder outside them is an error."""
-        paths, label_ids, class_names = list_images(path)  # a folder has no lines to skip
-        examples = [(image, class_names[label]) for image, label in zip(paths, label_ids)]
-        if self.labels is not None:
-            check_labels((label for _, label in examples), self.labels, path)
-        return examples
-
-    def split_key(self, path):
-        """``class_name/file.png``: the split stays the same wherever the folder is moved."""
-        return lambda example: os.path.relpath(example[0], path).replace(os.sep, "/")
-
-    def load_splits(self):
-        """Split the images; every validation/test class must occur in the training split."""
-        splits, report = super().load_splits()
-        check_split_labels(splits, lambda example: example[1], self.data_path(),
-                           self.config.data.val_path)
-        return splits, report
-
-    def learn_assets(self, train_examples):
-        self.labels = learn_labels(label for _, label in train_examples)
-
     def resolve_lengths(self, train_examples):
         return self.config  # images have a fixed size: nothing to resolve
-
-    def save_assets(self, run_dir):
-        save_labels(self.labels, run_dir)
-
-    def load_assets(self, run_dir):
-        self.labels = load_labels(run_dir)
-
-    @property
-    def label_ids(self):
-        return {label: index for index, label in enumerate(self.labels)}
 
     def dataset(self, examples, *, training, batch_size=None):
         """Batches ``(images float32 [B, S, S, 3] in 0..255, labels)``: label ids int32
@@ -232,18 +194,9 @@ class ImageTask(ClassScoresTask):
             raise TfbigError(f"{path}: cannot be decoded as an image (expected PNG, JPEG, "
                              f"GIF or BMP)") from None
 
-    def final_metrics(self, model, examples):
-        """Accuracy, top-k accuracy, macro F1, per-class scores, the confusion matrix and its
-        most confused class pairs on ``examples``; rows hold path, label, prediction, loss
-        (nats)."""
-        return folder_class_metrics(self, model, examples)
-
     def serving_module(self, model, max_length=None):
         from tfbig.serving.modules import ImageServing
 
         self.check_no_max_length(max_length)
         return ImageServing(model, self.labels, self.config.data.image_size, CHANNELS)
 
-    def write_plots(self, model, examples, folder):
-        """The confusion matrix and per-class precision/recall/F1 bars of ``examples``."""
-        return write_classification_plots(self, model, examples, folder)

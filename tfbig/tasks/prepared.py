@@ -30,7 +30,6 @@ from tfbig.errors import TfbigError
 
 PREPARED_FILE = "prepared.json"
 FORMAT = 1
-PREPARED_TASKS = ("translate",)
 # The data fields the shards and assets were made with: the train command must not change
 # them (it takes them from prepared.json).
 FIXED_FIELDS = ("tokenizer", "vocab_size", "lower_case", "strip_accents",
@@ -127,9 +126,9 @@ def prepared_choices(config, train):
 def load_prepared_splits(task, folder):
     """``{"train": PreparedTrain, "validation": [...], "test": [...]}`` of a prepared
     folder (``data.val_path``, if set, replaces its validation split)."""
-    if task.name not in PREPARED_TASKS:
+    if not task.preparable:
         raise TfbigError(f"--data {folder}: the {task.name} task cannot train from a "
-                         f"tfbig.prepare folder (supported: {', '.join(PREPARED_TASKS)})")
+                         f"tfbig.prepare folder (supported: {', '.join(preparable_tasks())})")
     info = read_info(folder, task.name)
     check_fixed_fields(task.config, folder, info)
     splits = {"train": PreparedTrain(folder, info)}
@@ -143,5 +142,12 @@ def load_prepared_splits(task, folder):
     return splits
 
 
+
+def preparable_tasks():
+    """The tasks whose class says ``preparable`` (``tfbig.prepare`` can shard their data)."""
+    from tfbig.tasks import AVAILABLE, task_class
+
+    return [name for name in AVAILABLE if task_class(name).preparable]
+
 __all__ = ["is_prepared", "PreparedTrain", "load_prepared_splits", "prepared_choices",
-           "shard_names", "PREPARED_FILE", "FORMAT", "PREPARED_TASKS", "HELD_OUT"]
+           "shard_names", "PREPARED_FILE", "FORMAT", "HELD_OUT", "preparable_tasks"]

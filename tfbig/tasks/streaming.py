@@ -136,8 +136,6 @@ def _rows(batch):
 def read_held_out(task, files, data, report, *, validation, test, labels=None):
     """``{"validation": [...], "test": [...]}``: the first ``data.stream_eval_examples`` of
     each held-out split, the files read one after the other (their in-memory order)."""
-    import tensorflow as tf
-
     from tfbig.data.hash_split import split_ids
     from tfbig.data.stream_bad_lines import stream_errors
 

@@ -41,6 +41,7 @@ class TranslateTask(Task):
     name = "translate"
     models = ("transformer", "rnn")
     sample_data = "dates.tsv"
+    preparable = True
     reader = staticmethod(read_pairs)
     monitor = ("val_masked_accuracy", "max")
     epoch_metrics = ("val_bleu", "val_chrf", "val_exact_match")

@@ -27,7 +27,6 @@ import keras
 import keras_tuner
 import numpy as np
 
-from tfbig import config as config_lib
 from tfbig import run_folder
 from tfbig.errors import TfbigError
 from tfbig.runs import fit
