@@ -7,6 +7,10 @@ accepts it) and ``best/``, a run folder of the best config. Rerun the same comma
 resume an interrupted search. Example (a config with a search_space):
 
     python -m tfbig.tune --config tfbig/configs/tune_example.yaml --output runs/tune
+
+Distributed (docs/distributed.md): the same command on every process, with keras-tuner's
+``KERASTUNER_TUNER_ID`` (``chief``, ``tuner0``, ``tuner1``, …), ``KERASTUNER_ORACLE_IP`` and
+``KERASTUNER_ORACLE_PORT``; the chief writes the search folder, the workers train the trials.
 """
 
 import os
@@ -16,7 +20,8 @@ import time
 from tfbig.cli import ArgumentParser, add_common_flags, add_train_flags, run
 from tfbig.config import FLAG_FIELDS, overrides_from_flags
 from tfbig.tasks import resolve_config
-from tfbig.tuning.search import TUNERS, tune  # TensorFlow loads only when a search starts
+# TensorFlow loads only when a search starts.
+from tfbig.tuning.search import TUNERS, WORKER_TIMEOUT_S, tune
 
 
 def build_parser():
@@ -35,6 +40,11 @@ def build_parser():
     parser.add_argument("--max-trials", type=int, metavar="N",
                         help="at most N trials (default: the whole grid; 10 for random and "
                              "bayesian)")
+    parser.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S,
+                        metavar="SECONDS",
+                        help="distributed search: stop with an error when a worker (or the "
+                             "chief) has sent nothing for SECONDS (default "
+                             f"{WORKER_TIMEOUT_S})")
     add_common_flags(parser)
     return parser
 
@@ -55,8 +65,12 @@ def main(argv):
         "runs", f"tune-{config.task}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = tune(overrides, output, tuner=args.tuner, folds=args.folds,
                   max_trials=args.max_trials, overwrite=args.overwrite, debug=args.debug,
-                  config_file=args.config)
-    print_summary(output, result)
+                  config_file=args.config, worker_timeout=args.worker_timeout)
+    if "worker" in result:
+        print(f"worker {result['worker']}: trained {result['trained']}; the chief writes the "
+              f"results")
+    else:
+        print_summary(output, result)
 
 
 def print_summary(output, result):

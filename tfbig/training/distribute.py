@@ -63,10 +63,12 @@ def use_xla(jit_compile, strategy):
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def describe_devices(strategy, name, batch_size, accumulation=1):
+def describe_devices(strategy, name, batch_size, accumulation=1, scaled_rate=None):
     """``devices: 1 CPU (2 cores); strategy default (auto), 1 replica, global batch 64``,
     and with ``train.gradient_accumulation_steps`` 4: ``…, global batch 64; 4 batches an
-    update: effective batch 256``."""
+    update: effective batch 256``; ``scaled_rate`` (the configured learning rate, under
+    ``train.scale_learning_rate``): ``…; learning rate 0.001 × 2 replicas = 0.002
+    (train.scale_learning_rate)``."""
     import os
 
     import tensorflow as tf
@@ -101,6 +103,9 @@ def describe_devices(strategy, name, batch_size, accumulation=1):
     per_replica = f" ({batch_size // replicas} a replica)" if replicas > 1 else ""
     accumulated = (f"; {accumulation} batches an update: effective batch "
                    f"{batch_size * accumulation}" if accumulation > 1 else "")
+    scaled = (f"; learning rate {scaled_rate:g} × {replicas} replica"
+              f"{'s' if replicas > 1 else ''} = {scaled_rate * replicas:g} "
+              f"(train.scale_learning_rate)" if scaled_rate is not None else "")
     return (f"devices: {devices}; strategy {strategy_text}, {replicas} "
             f"replica{'s' if replicas > 1 else ''}, global batch {batch_size}{per_replica}"
-            f"{accumulated}")
+            f"{accumulated}{scaled}")

@@ -1,5 +1,7 @@
 """The optimiser and learning-rate schedule of a run, built from ``TrainConfig``."""
 
+import dataclasses
+
 from tfbig.training.fused_adamw import FusedAdamW
 from tfbig.training.layerwise_lr import LayerwiseAdamW
 from tfbig.training.schedules import (PlannedDecaySchedule, TransformerSchedule,
@@ -37,7 +39,14 @@ def updates(train, batches):
     return batches // train.gradient_accumulation_steps
 
 
-def build_optimizer(train, d_model, total_steps):
+def scaled_learning_rate(train, replicas):
+    """``train.learning_rate``, × ``replicas`` with ``train.scale_learning_rate``: the
+    linear scaling rule (Goyal et al. 2017, https://arxiv.org/abs/1706.02677): a batch k×
+    larger takes a rate k× larger (``train.warmup_steps`` eases the start)."""
+    return train.learning_rate * (replicas if train.scale_learning_rate else 1)
+
+
+def build_optimizer(train, d_model, total_steps, replicas=1):
     """AdamW (Loshchilov & Hutter 2019) with the paper's β2 and ε, global-norm clipping,
     and no weight decay on biases and layer-norm parameters: a :class:`FusedAdamW`
     (Keras' AdamW with TensorFlow's one-pass Adam kernel). ``total_steps``: the run's
@@ -51,7 +60,11 @@ def build_optimizer(train, d_model, total_steps):
 
     With ``train.layer_lr_decay`` < 1 it is a :class:`LayerwiseAdamW`; the fine-tuning
     start sets its per-layer multipliers once the model's variables exist.
+
+    ``replicas``: the strategy's, for ``train.scale_learning_rate``
+    (:func:`scaled_learning_rate`).
     """
+    train = dataclasses.replace(train, learning_rate=scaled_learning_rate(train, replicas))
     layerwise = train.layer_lr_decay != 1.0
     optimizer_class = LayerwiseAdamW if layerwise else FusedAdamW
     optimizer = optimizer_class(

@@ -131,12 +131,16 @@ class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         os.replace(tmp, self.state_path)
 
 
-def plateau_callbacks(train, *, monitor, mode, state_path):
+def plateau_callbacks(train, *, monitor, mode, state_path, replicas=1):
     """The callbacks of ``train.schedule == "plateau"`` (``train``: a ``TrainConfig``):
-    warm-up (when ``train.warmup_steps`` > 0), then Keras' plateau cuts on ``monitor``."""
+    warm-up (when ``train.warmup_steps`` > 0) to the run's rate (× ``replicas`` under
+    ``train.scale_learning_rate``), then Keras' plateau cuts on ``monitor``."""
+    from tfbig.training.optimizers import scaled_learning_rate
+
     callbacks = []
     if train.warmup_steps:
-        callbacks.append(LinearWarmup(train.learning_rate, train.warmup_steps))
+        callbacks.append(LinearWarmup(scaled_learning_rate(train, replicas),
+                                      train.warmup_steps))
     callbacks.append(ResumableReduceLROnPlateau(
         state_path, monitor=monitor, mode=mode, factor=train.plateau_factor,
         patience=train.plateau_patience, verbose=1))

@@ -8,5 +8,7 @@ tuner.py            keras-tuner's Grid/Random/Hyperband/Bayesian tuners running 
                     trial through ``tfbig.runs.fit.train``
 results.py          ``results.csv`` rows and the score-per-trial plot
 search.py           one search, from the resolved flags to the best run
+distributed.py      a search spread over processes: the chief serves keras-tuner's
+                    oracle, the workers train the trials
 ==================  ==============================================================
 """

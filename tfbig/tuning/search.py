@@ -9,6 +9,12 @@
     OUTPUT/best_config.json   the best trial's full config: ``train --config`` accepts it
     OUTPUT/best/              a run folder: the best config trained on the usual splits and
                               scored on the test split, which the search never saw
+
+A distributed search (keras-tuner's ``KERASTUNER_*`` variables, ``tfbig.tuning.distributed``)
+runs the same command everywhere: the chief writes all of the above, the workers nothing in
+OUTPUT (their trials train in temporary folders). The chief trains the best config into
+OUTPUT/best itself once the search is over, as a one-process search does (the trials keep
+no weights to copy).
 """
 
 import contextlib
@@ -27,6 +33,8 @@ RESULTS = "results.csv"
 PLOT = "scores.png"
 BEST_CONFIG = "best_config.json"
 BEST_RUN = "best"
+# Distributed search: how long the chief waits on a silent worker (and a worker on the chief).
+WORKER_TIMEOUT_S = 600
 # What a search writes in OUTPUT, and so what --overwrite may delete (nothing else).
 ENTRIES = (SETTINGS, "search", RESULTS, PLOT, BEST_CONFIG, BEST_RUN)
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -69,8 +77,11 @@ def check_options(dimensions, tuner, folds, max_trials, config):
     if tuner == "bayesian":
         optional.check(["sklearn", "scipy"])
     if config.train.strategy == "multiworker":
-        raise TfbigError("train.strategy=multiworker: a search runs its trials in one process; "
-                         "use mirrored (or auto) to tune on the GPUs of one machine")
+        raise TfbigError("train.strategy=multiworker: a trial trains in one process; use "
+                         "mirrored (or auto) for the GPUs of one machine, and a distributed "
+                         "search (KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, "
+                         "KERASTUNER_ORACLE_PORT; docs/distributed.md) to spread the trials "
+                         "over machines")
     return tuner
 
 
@@ -140,9 +151,11 @@ def keras_tuner_quiet(debug):
         keras_tuner_config.DEBUG = saved
 
 
-def results_rows(tuner, plan, hyperband):
+def results_rows(tuner, plan, hyperband, workers=None):
+    """The rows of ``results.csv``; ``workers`` (trial id → tuner id): the chief of a
+    distributed search, whose records come from the trials' metrics."""
     from tfbig.tuning.results import trial_row
-    from tfbig.tuning.tuner import HYPERBAND_KEYS, read_record
+    from tfbig.tuning.tuner import HYPERBAND_KEYS, read_record, record_from_metrics
 
     rows = []
     for trial_id in sorted(tuner.oracle.trials):
@@ -151,17 +164,23 @@ def results_rows(tuner, plan, hyperband):
         if hyperband:
             values.update({key: trial.hyperparameters.values.get(key, "")
                            for key in HYPERBAND_KEYS})
-        record = read_record(tuner.get_trial_dir(trial_id))
+        if workers is None:
+            record = read_record(tuner.get_trial_dir(trial_id))
+        else:  # keras-tuner sends no trial message to the chief: the worker logged it
+            record = record_from_metrics(trial, plan.folds)
+            if trial.status == "FAILED":
+                record["error"] = (f"failed on worker {workers.get(trial_id, '?')}; its "
+                                   f"log says why")
         if trial.status == "FAILED" and not record.get("error") and trial.message:
             record["error"] = trial.message.strip().splitlines()[-1]
         rows.append(trial_row(trial_id, trial.status, values, record, plan.folds))
     return rows
 
 
-def write_results(tuner, plan, output, hyperband):
+def write_results(tuner, plan, output, hyperband, workers=None):
     from tfbig.tuning.results import plot_scores, write_results_csv
 
-    rows = results_rows(tuner, plan, hyperband)
+    rows = results_rows(tuner, plan, hyperband, workers)
     write_results_csv(rows, os.path.join(output, RESULTS))
     plot_scores(rows, plan.monitor, plan.mode, os.path.join(output, PLOT))
     return rows
@@ -198,8 +217,12 @@ def train_best(config, run_dir):
 
 
 def tune(overrides, output, *, tuner=None, folds=1, max_trials=None, overwrite=False,
-         debug=False, config_file=None):
+         debug=False, config_file=None, worker_timeout=WORKER_TIMEOUT_S):
     """Search the config's ``search_space`` with keras-tuner, then train the best config.
+
+    Under keras-tuner's distributed variables (``tfbig.tuning.distributed``) the chief
+    serves the search and writes ``output``; a worker trains trials and writes nothing
+    there.
 
     Args:
         overrides: the flat config overrides of the search (config file, flags, --set),
@@ -214,43 +237,65 @@ def tune(overrides, output, *, tuner=None, folds=1, max_trials=None, overwrite=F
         overwrite: delete a previous search in ``output`` and start over.
         debug: print keras-tuner's traceback of each failed trial.
         config_file: the --config path, for messages.
+        worker_timeout: a distributed search's limit, in seconds, on a worker's (or the
+            chief's) silence before the search stops with an error.
 
     Returns:
         a dict: ``monitor``, ``mode``, ``rows`` (results.csv), ``best`` (its row),
-        ``best_config`` and ``best_run`` (paths) and ``summary`` (the best run's metrics).
+        ``best_config`` and ``best_run`` (paths) and ``summary`` (the best run's metrics);
+        on a worker, ``worker`` (its id), ``trials`` (those it trained) and ``trained``
+        (them in words).
     """
+    from tfbig.tuning import distributed
+
+    role = distributed.role()
     config = resolve_config(overrides)
     if not config.search_space:
         raise no_search_space_error(config_file)
     dimensions = parse_search_space(config.search_space, overrides)
     tuner_name = check_options(dimensions, tuner, folds, max_trials, config)
+    if not worker_timeout > 0:
+        raise TfbigError(f"--worker-timeout {worker_timeout:g}: expected seconds > 0")
     settings = {"config": config.to_dict(), "tuner": tuner_name, "folds": folds,
                 "max_trials": max_trials}
-    prepare_output(output, settings, overwrite)
+    if role != "worker":  # a worker writes nothing in the search folder
+        prepare_output(output, settings, overwrite)
     task = check_data(config, folds)
     monitor, mode = objective(config, task)
-    os.makedirs(output, exist_ok=True)
-    run_folder.write_json(os.path.join(output, SETTINGS),
-                          {**settings, "objective": {"name": monitor, "direction": mode}})
 
     from tfbig.tuning.tuner import Plan, make_tuner
 
     plan = Plan(overrides=dict(overrides), dimensions=tuple(dimensions), folds=folds,
                 monitor=monitor, mode=mode)
     hyperband = tuner_name == "hyperband"
+
+    def make_searcher(directory, on_trial_done=None):
+        return make_tuner(tuner_name, plan, directory, max_trials=max_trials,
+                          seed=config.train.seed + 1,  # keras-tuner draws one for seed=0
+                          max_epochs=config.train.epochs, on_trial_done=on_trial_done,
+                          worker_timeout=worker_timeout if role else None)
+
+    if role == "worker":
+        with keras_tuner_quiet(debug):
+            return distributed.run_worker(make_searcher, worker_timeout)
+    os.makedirs(output, exist_ok=True)
+    run_folder.write_json(os.path.join(output, SETTINGS),
+                          {**settings, "objective": {"name": monitor, "direction": mode}})
     space = "; ".join(f"{d.key}: {list(d.values) if d.kind == 'choice' else _range(d)}"
                       for d in dimensions)
     log(f"search: {tuner_name} over {space}; {folds} fold{'s' if folds > 1 else ''} a trial; "
         f"objective {monitor} ({mode}); state in {os.path.join(output, 'search')} (the same "
         f"command resumes it)")
     with keras_tuner_quiet(debug):
-        searcher = make_tuner(
-            tuner_name, plan, output, max_trials=max_trials,
-            seed=config.train.seed + 1,  # keras-tuner draws a random seed for seed=0
-            max_epochs=config.train.epochs,
-            on_trial_done=lambda t: write_results(t, plan, output, hyperband))
-        searcher.search()
-    rows = write_results(searcher, plan, output, hyperband)
+        searcher = make_searcher(
+            output, on_trial_done=lambda t: write_results(t, plan, output, hyperband))
+        try:
+            searcher.search()
+        except distributed.LostContact:  # the chief: write what the search has so far
+            write_results(searcher, plan, output, hyperband, searcher.workers)
+            raise
+    rows = write_results(searcher, plan, output, hyperband,
+                         getattr(searcher, "workers", None))  # the chief's: trial → worker
 
     completed = [row for row in rows if row["status"] == "COMPLETED"]
     if not completed:

@@ -11,8 +11,14 @@ in ``OUTPUT/search/``; tfbig adds one record per trial (fold scores, seconds, er
     OUTPUT/search/trial_0003/trial.json           keras-tuner's trial
     OUTPUT/search/trial_0003/tfbig_trial.json     fold scores and seconds
     OUTPUT/search/trial_0003/fold_0/ …            run folders (weights deleted once scored)
+
+In a distributed search (``tfbig.tuning.distributed``) the trials train on the workers, in
+their own temporary folders: the chief's ``OUTPUT/search/`` holds keras-tuner's state and
+``trial.json`` files, and each trial's record reaches the chief as the trial's metrics
+(:data:`FOLD_METRIC`, :data:`SECONDS_METRIC`).
 """
 
+import contextlib
 import csv
 import dataclasses
 import gc
@@ -35,6 +41,10 @@ from tfbig.tuning.folds import trial_splits
 from tfbig.tuning.search_space import trial_values
 
 RECORD = "tfbig_trial.json"
+# The metrics a trial reports besides its score: what the chief of a distributed search,
+# which never sees the workers' folders, rebuilds the record from.
+FOLD_METRIC = "tfbig/fold_{}"
+SECONDS_METRIC = "tfbig/seconds"
 # Extra values keras-tuner's Hyperband gives a trial; "tuner/epochs" is its epoch budget.
 HYPERBAND_KEYS = ("tuner/epochs", "tuner/bracket", "tuner/round")
 # Unexpected failures (not a TfbigError such as an invalid combination of values) in a row
@@ -71,6 +81,21 @@ def read_record(trial_dir):
         return {"folds": {}}
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def record_from_metrics(trial, folds):
+    """A trial's record as the chief of a distributed search sees it: the fold scores and
+    seconds its worker reported (none for a failed trial: its worker's log says why)."""
+    metrics = trial.metrics
+    record = {"folds": {}}
+    if metrics.exists(SECONDS_METRIC):
+        seconds = metrics.get_last_value(SECONDS_METRIC) / folds  # results.csv sums them back
+        for fold in range(folds):
+            name = FOLD_METRIC.format(fold)
+            if metrics.exists(name):
+                record["folds"][str(fold)] = {"score": metrics.get_last_value(name),
+                                              "seconds": seconds}
+    return record
 
 
 def fold_score(run_dir, monitor, mode):
@@ -150,28 +175,58 @@ def run_trial(plan, trial_id, values, trial_dir):
     mean, std = float(np.mean(scores)), float(np.std(scores))
     log(f"trial {trial_id}: {plan.monitor} {mean:.4f}"
         + (f" ± {std:.4f} over {plan.folds} folds" if plan.folds > 1 else ""))
-    return {plan.monitor: mean, f"{plan.monitor}_std": std}
+    seconds = sum(record["folds"][str(fold)]["seconds"] for fold in range(plan.folds))
+    return {plan.monitor: mean, f"{plan.monitor}_std": std, SECONDS_METRIC: seconds,
+            **{FOLD_METRIC.format(fold): score for fold, score in enumerate(scores)}}
 
 
 class TfbigTrials:
     """Mixin for a keras-tuner ``Tuner``: trials train through tfbig (:func:`run_trial`),
     and every finished trial updates ``results.csv`` and the score plot.
 
+    Under keras-tuner's distributed variables (``tfbig.tuning.distributed``) the chief's
+    ``search()`` serves the oracle and trains nothing, and a worker's trials send the chief
+    a heartbeat while they train.
+
     Args:
         plan: the search's :class:`Plan`.
-        on_trial_done: ``(tuner) -> None``, called after each trial is recorded.
+        on_trial_done: ``(tuner) -> None``, called after each trial is recorded (not on a
+            worker, which has no results to write).
+        worker_timeout: seconds of silence after which the chief gives a worker up (and a
+            worker the chief); None: not distributed.
         **kwargs: the keras-tuner class's own arguments.
     """
 
-    def __init__(self, plan, on_trial_done=None, **kwargs):
+    def __init__(self, plan, on_trial_done=None, worker_timeout=None, **kwargs):
         self.plan = plan
         self.on_trial_done = on_trial_done
+        self.worker_timeout = worker_timeout
         self.crashes = 0
         super().__init__(**kwargs)
+        if self._is_worker():
+            from tfbig.tuning.distributed import connect_worker
+
+            connect_worker(self, worker_timeout)
+
+    def search(self, *args, **kwargs):
+        from keras_tuner.src.distribute import utils as distribute_utils
+
+        if distribute_utils.is_chief_oracle():
+            from tfbig.tuning.distributed import serve
+
+            self.save()
+            self.workers = {}  # trial id → the worker that ran it
+            serve(self.oracle, self.worker_timeout, self.workers)  # until the search is over
+            return
+        super().search(*args, **kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
-        return run_trial(self.plan, trial.trial_id, trial.hyperparameters.values,
-                         self.get_trial_dir(trial.trial_id))
+        heartbeat = contextlib.nullcontext()
+        if self._is_worker():
+            heartbeat = self.oracle.heartbeat(trial.trial_id, self.worker_timeout / 5)
+        with heartbeat:
+            return run_trial(self.plan, trial.trial_id, trial.hyperparameters.values,
+                             self.get_trial_dir(trial.trial_id))
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
@@ -235,12 +290,13 @@ TUNER_CLASSES = {"grid": GridTuner, "random": RandomTuner, "hyperband": Hyperban
 
 
 def make_tuner(name, plan, directory, *, max_trials=None, seed=1, max_epochs=1,
-               on_trial_done=None):
+               on_trial_done=None, worker_timeout=None):
     """The keras-tuner tuner ``name`` over ``plan``, its state in ``directory/search``
-    (reloaded when there: a rerun resumes the search)."""
+    (reloaded when there: a rerun resumes the search); ``worker_timeout``: a distributed
+    search's (see :class:`TfbigTrials`)."""
     from tfbig.tuning.search_space import hyperparameters
 
-    common = dict(plan=plan, on_trial_done=on_trial_done,
+    common = dict(plan=plan, on_trial_done=on_trial_done, worker_timeout=worker_timeout,
                   objective=keras_tuner.Objective(plan.monitor, direction=plan.mode),
                   hyperparameters=hyperparameters(plan.dimensions), seed=seed,
                   max_retries_per_trial=0, max_consecutive_failed_trials=10**9,
