@@ -59,12 +59,13 @@ def prepared(dates_file, tmp_path_factory):
 def test_prepare_writes_shards_assets_held_out_and_info(prepared):
     with open(os.path.join(prepared, "prepared.json"), encoding="utf-8") as f:
         info = json.load(f)
-    assert info["format"] == 1 and info["task"] == "translate" and info["seed"] == 3
+    assert info["format"] == 2 and info["task"] == "translate" and info["seed"] == 3
+    assert info["features"] == [["source", "ids"], ["target", "ids"]]
     assert info["shards"] == [f"train-{i:05d}-of-00008.tfrecord" for i in range(8)]
     assert sum(info["counts"].values()) == 400
     assert sum(info["lengths"].values()) == info["counts"]["train"]
     assert info["data"]["tokenizer"] == "char" and info["data"]["max_target_length"] > 3
-    for name in info["shards"] + ["validation.tsv", "test.tsv", "source_tokenizer",
+    for name in info["shards"] + ["validation.jsonl", "test.jsonl", "source_tokenizer",
                                   "target_tokenizer"]:
         assert os.path.exists(os.path.join(prepared, name)), name
     assert not [name for name in os.listdir(os.path.dirname(prepared)) if name.endswith(".tmp")]
@@ -160,8 +161,9 @@ def test_a_non_empty_output_is_refused(dates_file, tmp_path):
 
 
 def test_a_task_it_does_not_support_is_one_line(tmp_path):
-    assert_one_line_error(tfbig("tfbig.prepare", "--task", "classify", "--data", "x.tsv",
-                                "--output", str(tmp_path / "out")), "classify", "translate")
+    assert_one_line_error(tfbig("tfbig.prepare", "--task", "image", "--data", "x",
+                                "--output", str(tmp_path / "out")), "image",
+                          "translate, classify, lm, mlm")
 
 
 def test_prepare_needs_data_and_output():
@@ -183,7 +185,7 @@ def test_a_streamed_corpus_prepares_the_same_examples(dates_file, prepared, tmp_
     folder = str(tmp_path / "streamed")
     info = prepare(resolve_config({**TINY, "data.path": str(corpus)}), folder)
     assert info["streamed"] is True
-    for name in ("validation.tsv", "test.tsv", "source_tokenizer/vocab.txt",
+    for name in ("validation.jsonl", "test.jsonl", "source_tokenizer/vocab.txt",
                  "target_tokenizer/vocab.txt", *info["shards"]):
         with open(os.path.join(folder, name), "rb") as ours, \
                 open(os.path.join(prepared, name), "rb") as theirs:

@@ -20,9 +20,11 @@ def build_parser():
                     "tokenizer assets and the held-out splits, a folder that "
                     "`python -m tfbig.train --data DIR` trains from without tokenising.")
     parser.add_argument("--task", choices=TASKS, help="the job (default: translate; "
-                                                       "prepare supports translate)")
+                                                       "prepare supports the text tasks: "
+                                                       "translate, classify, lm, mlm)")
     parser.add_argument("--data", metavar="PATH", required=True,
-                        help="the corpus: a file, a folder of shards or a glob, plain or .gz")
+                        help="the corpus: a file, a folder of shards or a glob, plain or .gz "
+                             "(TSV, CSV, text or JSONL)")
     parser.add_argument("--val-data", metavar="PATH",
                         help="validation data (default: a deterministic split of --data)")
     parser.add_argument("--output", metavar="DIR", required=True,
@@ -60,7 +62,8 @@ def main(argv):
     print(f"prepared: {args.output}: {counts['train']:,} training examples in "
           f"{len(info['shards'])} shards, {counts['validation']:,} validation, "
           f"{counts['test']:,} test")
-    print(f"train:    python -m tfbig.train --data {args.output}")
+    task = "" if config.task == "translate" else f"--task {config.task} "
+    print(f"train:    python -m tfbig.train {task}--data {args.output}")
 
 
 if __name__ == "__main__":

@@ -189,3 +189,31 @@ def test_tpu_without_a_tpu_is_one_line_naming_what_was_looked_for():
                                          r"it there, else set TPU_NAME") as error:
         get_strategy("tpu")
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("Graph execution error:\n\nAdditional GRPC error information from remote target "
+     "/job:worker/replica:0/task:1 while calling /tensorflow.WorkerService/RecvBuf:\n"
+     ":UNKNOWN:Error received from peer  {grpc_message:\"recvmsg:Connection reset by peer\"}",
+     "worker 1 of the cluster stopped or cannot be reached (UnavailableError: Connection "
+     "reset by peer); the run stops: start every worker again with the same command to resume "
+     "from the last finished epoch"),
+    ("Collective ops is aborted by: cluster check alive failed, /job:worker/replica:0/task:2 "
+     "is down\nThe error could be from a previous operation.",
+     "worker 2 of the cluster stopped or cannot be reached (UnavailableError: cluster check "
+     "alive failed, /job:worker/replica:0/task:2 is down); the run stops"),
+    ("something else", "a worker of the cluster stopped or cannot be reached "
+                       "(UnavailableError); the run stops"),
+])
+def test_a_lost_worker_is_one_line_naming_it(monkeypatch, message, expected):
+    import tensorflow as tf
+
+    from tfbig.training import multiworker_loop
+
+    def lose_a_worker(*args, **kwargs):
+        raise tf.errors.UnavailableError(None, None, message)
+
+    monkeypatch.setattr(multiworker_loop, "_fit", lose_a_worker)
+    with pytest.raises(multiworker_loop.WorkerLost) as raised:
+        multiworker_loop.fit_multiworker(None, None, None, None)
+    assert str(raised.value).startswith(expected) and "\n" not in str(raised.value)

@@ -12,6 +12,11 @@ masked_lm_dataset          ``({"token_ids": masked int32 [B,T], "padding_mask": 
 =========================  ================================================================
 
 With ``buckets`` (classify, mlm) ``T`` is the bucket's length instead: one of a few values.
+
+Each pipeline is two halves: ``*_ids`` / ``language_model_windows`` tokenise the examples
+(one at a time, before any shuffle: what ``tfbig.prepare`` writes to shards), and
+``id_*_dataset`` shuffles, masks or augments and batches them; the pipeline of strings is
+the one after the other, so a prepared folder's batches are the raw corpus's.
 """
 
 import tensorflow as tf
@@ -107,19 +112,58 @@ def classification_dataset(examples, tokenizer, label_ids, *, batch_size, sequen
     check_batching(batch_size, sequence_length, 3)
     seed, deterministic = resolve_seed(seed, shuffle)
     augment = None if augment is None else text_augmenter(augment, tokenizer.vocab_size)
+    dataset, buffer_size, cacheable = classification_ids(
+        examples, tokenizer, label_ids, sequence_length=sequence_length,
+        shuffle_buffer=shuffle_buffer)
+    dataset = cache_dataset(dataset, cache if cacheable else False)
+    return _classification_batches(
+        dataset, batch_size=batch_size, sequence_length=sequence_length, shuffle=shuffle,
+        seed=seed, deterministic=deterministic, augment=augment, buffer_size=buffer_size,
+        repeat=repeat, drop_remainder=drop_remainder, buckets=buckets)
+
+
+def classification_ids(examples, tokenizer, label_ids, *, sequence_length,
+                       shuffle_buffer=10000):
+    """The tokenised examples of ``classification_dataset``, one at a time, and how to
+    shuffle them: ``(dataset, shuffle buffer size, cacheable)``.
+
+    Each example is ``(ids, label id)``: ``[CLS] tokens[:T-2] [SEP]`` (the tokenizer's
+    int type) and an int32 scalar (what ``tfbig.prepare`` writes). A list is checked and its buffer is at most its
+    length; a stream (never cached) keeps ``shuffle_buffer``.
+    """
     tokenize = traced_tokenize(tokenizer)
     if isinstance(examples, tf.data.Dataset):  # a stream: never held, never cached
         dataset, buffer_size = _labelled_stream_ids(examples, label_ids), shuffle_buffer
-        cache = False
+        cacheable = False
     else:
         texts, labels = _texts_and_labels(examples, label_ids)
         dataset = tf.data.Dataset.from_tensor_slices((texts, tf.constant(labels, tf.int32)))
-        buffer_size = min(len(texts), shuffle_buffer)
+        buffer_size, cacheable = min(len(texts), shuffle_buffer), True
     cls_id, sep_id = tokenizer.cls_id, tokenizer.sep_id  # the tokenizer's own [CLS]/[SEP]
     dataset = tokenize_in_chunks(
         dataset, lambda text, label: (add_cls_sep(tokenize(text), sequence_length - 2,
                                                   cls_id, sep_id), label))
-    dataset = cache_dataset(dataset, cache)
+    return dataset, buffer_size, cacheable
+
+
+def id_classification_dataset(examples, *, batch_size, sequence_length, shuffle=False, seed=0,
+                              augment=None, buffer_size=10000, repeat=False,
+                              drop_remainder=False, buckets=None, by_file=False):
+    """``classification_dataset`` from token ids on: ``examples`` of ``(ids, label id)`` as
+    ``classification_ids`` makes them (e.g. a ``tfbig.prepare`` folder's shards), the same
+    shuffle, augmentation and batches. ``augment``: a ``text_augmenter`` function or None;
+    ``by_file``: read from shard files (``batching.finish``)."""
+    check_batching(batch_size, sequence_length, 3)
+    seed, deterministic = resolve_seed(seed, shuffle)
+    return _classification_batches(
+        examples, batch_size=batch_size, sequence_length=sequence_length, shuffle=shuffle,
+        seed=seed, deterministic=deterministic, augment=augment, buffer_size=buffer_size,
+        repeat=repeat, drop_remainder=drop_remainder, buckets=buckets, by_file=by_file)
+
+
+def _classification_batches(dataset, *, batch_size, sequence_length, shuffle, seed,
+                            deterministic, augment, buffer_size, repeat, drop_remainder,
+                            buckets, by_file=False):
     dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed, buffer_size=buffer_size,
                             repeat=repeat)
 
@@ -133,7 +177,7 @@ def classification_dataset(examples, tokenizer, label_ids, *, batch_size, sequen
                           deterministic=deterministic)
     dataset = pad_batches(dataset, batch_size=batch_size, sequence_length=sequence_length,
                           drop_remainder=drop_remainder, buckets=buckets)
-    return finish(dataset.map(_bert_inputs))
+    return finish(dataset.map(_bert_inputs), by_file=by_file)
 
 
 def next_token_windows(ragged_ids, length):
@@ -183,8 +227,21 @@ def language_model_dataset(texts, tokenizer, *, batch_size, sequence_length, pac
     """
     check_batching(batch_size, sequence_length, 1)
     seed, deterministic = resolve_seed(seed, shuffle)
-    dataset, _, keep = _text_stream(texts, shuffle_buffer)
-    cache = cache and keep
+    dataset, cacheable = language_model_windows(texts, tokenizer,
+                                                sequence_length=sequence_length, pack=pack,
+                                                deterministic=deterministic)
+    dataset = cache_dataset(dataset, cache and cacheable)
+    return _window_batches(dataset, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                           shuffle_buffer=shuffle_buffer, repeat=repeat,
+                           drop_remainder=drop_remainder)
+
+
+def language_model_windows(texts, tokenizer, *, sequence_length, pack=False,
+                           deterministic=True):
+    """The windows of ``language_model_dataset`` one at a time, before the shuffle:
+    ``(dataset of (token_ids [T], next_ids [T]) int32, cacheable)`` (what ``tfbig.prepare``
+    writes). A list is checked non-empty and may be cached; a stream is not."""
+    dataset, _, cacheable = _text_stream(texts, 1)
     tokenize = traced_tokenize(tokenizer)
 
     def windows(chunk):
@@ -196,12 +253,31 @@ def language_model_dataset(texts, tokenizer, *, batch_size, sequence_length, pac
 
     dataset = dataset.batch(TOKENIZE_CHUNK)
     dataset = dataset.map(windows, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    dataset = cache_dataset(dataset.unbatch(), cache)
+    return dataset.unbatch(), cacheable
+
+
+def id_language_model_dataset(windows, *, batch_size, sequence_length, shuffle=False, seed=0,
+                              shuffle_buffer=10000, repeat=False, drop_remainder=False,
+                              by_file=False):
+    """``language_model_dataset`` from its windows on (``language_model_windows``, e.g. a
+    ``tfbig.prepare`` folder's shards): the same shuffle and batches. ``by_file``: read
+    from shard files (``batching.finish``)."""
+    check_batching(batch_size, sequence_length, 1)
+    seed, _ = resolve_seed(seed, shuffle)
+    windows = windows.map(lambda inputs, targets: (tf.ensure_shape(inputs, [sequence_length]),
+                                                   tf.ensure_shape(targets, [sequence_length])))
+    return _window_batches(windows, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                           shuffle_buffer=shuffle_buffer, repeat=repeat,
+                           drop_remainder=drop_remainder, by_file=by_file)
+
+
+def _window_batches(dataset, *, batch_size, shuffle, seed, shuffle_buffer, repeat,
+                    drop_remainder, by_file=False):
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    return finish(dataset.batch(batch_size, drop_remainder=drop_remainder))
+    return finish(dataset.batch(batch_size, drop_remainder=drop_remainder), by_file=by_file)
 
 
 def masked_lm_dataset(texts, tokenizer, *, batch_size, sequence_length, mask_rate=0.15,
@@ -224,14 +300,49 @@ def masked_lm_dataset(texts, tokenizer, *, batch_size, sequence_length, mask_rat
     """
     check_batching(batch_size, sequence_length, 3)
     seed, deterministic = resolve_seed(seed, shuffle)
-    dataset, buffer_size, keep = _text_stream(texts, shuffle_buffer)
-    cache = cache and keep
-    vocab_size, tokenize = tokenizer.vocab_size, traced_tokenize(tokenizer)
     check_rate("mask_rate", mask_rate)  # now, not at the first batch inside tf.data
-    check_vocab_size(vocab_size)
+    check_vocab_size(tokenizer.vocab_size)
+    dataset, buffer_size, cacheable = masked_lm_ids(
+        texts, tokenizer, sequence_length=sequence_length, shuffle_buffer=shuffle_buffer)
+    dataset = cache_dataset(dataset, cache and cacheable)
+    return _masked_batches(
+        dataset, vocab_size=tokenizer.vocab_size, batch_size=batch_size,
+        sequence_length=sequence_length, mask_rate=mask_rate, seed=seed,
+        deterministic=deterministic, shuffle=shuffle, buffer_size=buffer_size, repeat=repeat,
+        drop_remainder=drop_remainder, buckets=buckets)
+
+
+def masked_lm_ids(texts, tokenizer, *, sequence_length, shuffle_buffer=10000):
+    """The tokenised texts of ``masked_lm_dataset`` one at a time, before masking:
+    ``(dataset of [CLS] tokens[:T-2] [SEP] ids, shuffle buffer size, cacheable)`` (what
+    ``tfbig.prepare`` writes)."""
+    dataset, buffer_size, cacheable = _text_stream(texts, shuffle_buffer)
+    tokenize = traced_tokenize(tokenizer)
     dataset = tokenize_in_chunks(
         dataset, lambda text: add_cls_sep(tokenize(text), sequence_length - 2))
-    dataset = cache_dataset(dataset, cache)
+    return dataset, buffer_size, cacheable
+
+
+def id_masked_lm_dataset(examples, *, vocab_size, batch_size, sequence_length,
+                         mask_rate=0.15, seed=0, shuffle=False, buffer_size=10000,
+                         repeat=False, drop_remainder=False, buckets=None, by_file=False):
+    """``masked_lm_dataset`` from token ids on (``masked_lm_ids``, e.g. a ``tfbig.prepare``
+    folder's shards): the same shuffle, masks and batches for the same seed.
+    ``vocab_size``: the tokenizer's; ``by_file``: read from shard files."""
+    check_batching(batch_size, sequence_length, 3)
+    seed, deterministic = resolve_seed(seed, shuffle)
+    check_rate("mask_rate", mask_rate)
+    check_vocab_size(vocab_size)
+    return _masked_batches(
+        examples, vocab_size=vocab_size, batch_size=batch_size,
+        sequence_length=sequence_length, mask_rate=mask_rate, seed=seed,
+        deterministic=deterministic, shuffle=shuffle, buffer_size=buffer_size, repeat=repeat,
+        drop_remainder=drop_remainder, buckets=buckets, by_file=by_file)
+
+
+def _masked_batches(dataset, *, vocab_size, batch_size, sequence_length, mask_rate, seed,
+                    deterministic, shuffle, buffer_size, repeat, drop_remainder, buckets,
+                    by_file=False):
     dataset = shuffle_keyed(dataset, shuffle=shuffle, seed=seed, buffer_size=buffer_size,
                             repeat=repeat)
 
@@ -244,5 +355,4 @@ def masked_lm_dataset(texts, tokenizer, *, batch_size, sequence_length, mask_rat
                           deterministic=deterministic)
     dataset = pad_batches(dataset, batch_size=batch_size, sequence_length=sequence_length,
                           drop_remainder=drop_remainder, buckets=buckets)
-    return finish(dataset.map(_bert_inputs))
-
+    return finish(dataset.map(_bert_inputs), by_file=by_file)

@@ -7,9 +7,9 @@
   by length (``token_buckets``), the shared order of ``pipeline_text``: tokenise in chunks
   → cache → repeat → shuffle (seeded) → [augment] → bucket → ``finish``.
 
-- ``prepared_examples`` → ``id_translation_dataset`` / ``id_token_batches``: the same
-  batches from token ids, a ``tfbig.prepare`` folder's shards (``translation_ids`` makes
-  them; ``translation_token_batches`` is ``translation_ids`` + ``id_token_batches``).
+- ``id_translation_dataset`` / ``id_token_batches``: the same batches from token ids, a
+  ``tfbig.prepare`` folder's shards (``translation_ids`` makes them;
+  ``translation_token_batches`` is ``translation_ids`` + ``id_token_batches``).
 
 ``translation_dataset`` keeps its batch-first order (shuffle the strings, batch, tokenise a
 whole batch at once): changing it would change every seeded run's batches. Both end with
@@ -183,7 +183,7 @@ def id_token_batches(dataset, *, batch_tokens, source_length, target_length, see
     """``translation_token_batches`` from token ids on: ``dataset`` of ``(source_ids,
     framed target ids)`` int32 vectors (source truncated to ``source_length``, the target
     framed ``[START] … [END]`` with at most ``target_length - 1`` tokens), e.g. the
-    examples of a ``tfbig.prepare`` folder (``prepared_examples``). ``augment``: a
+    examples of a ``tfbig.prepare`` folder (``Task.prepared_examples``). ``augment``: a
     ``text_augmenter`` function or None; ``cache``: hold the ids in memory (a list);
     ``by_file``: read from shard files (``batching.finish``)."""
     seed, _ = resolve_seed(seed, True)
@@ -209,26 +209,6 @@ def id_token_batches(dataset, *, batch_tokens, source_length, target_length, see
         drop_remainder=True)
     dataset = dataset.map(lambda source, inputs, targets: ((source, inputs), targets))
     return finish(dataset, by_file=by_file)
-
-
-def prepared_examples(files, count):
-    """The ``(source_ids, framed target ids)`` int32 examples of a ``tfbig.prepare``
-    folder's TFRecord shards, in the order they were written: ``prepare`` deals example
-    ``i`` to shard ``i mod len(files)``, so reading the shards round-robin
-    (``interleave``, one record of each in turn) gives the corpus's order back, and
-    ``count`` (the number written) is the dataset's cardinality."""
-    features = {"source": tf.io.VarLenFeature(tf.int64), "target": tf.io.VarLenFeature(tf.int64)}
-
-    def parse(record):
-        parsed = tf.io.parse_single_example(record, features)
-        return (tf.cast(tf.sparse.to_dense(parsed["source"]), tf.int32),
-                tf.cast(tf.sparse.to_dense(parsed["target"]), tf.int32))
-
-    dataset = tf.data.Dataset.from_tensor_slices(list(files)).interleave(
-        tf.data.TFRecordDataset, cycle_length=len(files), block_length=1,
-        num_parallel_calls=AUTOTUNE, deterministic=True)
-    dataset = dataset.map(parse, num_parallel_calls=AUTOTUNE, deterministic=True)
-    return dataset.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def id_translation_dataset(examples, *, batch_size, source_length, target_length,

@@ -11,9 +11,12 @@ stream                  task        elements (string scalars)
 ``labelled_stream``     classify    ``(text, label)`` from ``text<TAB>label`` lines, or from
                                     ``.csv`` files (:mod:`tfbig.data.stream_csv`)
 ``text_stream``         lm, mlm     ``text``: each non-blank line, stripped
+``jsonl_stream``        any text    the named fields of each JSON object, one per line
+                                    (:mod:`tfbig.data.jsonl`, :mod:`tfbig.data.stream_jsonl`)
 ======================  ==========  ==========================================================
 
-Good lines are parsed by TF ops only (``tf.strings``); a bad line goes to
+Good lines are parsed by TF ops only (``tf.strings``; JSON by one ``numpy_function`` a
+batch, see :mod:`tfbig.data.stream_jsonl`); a bad line goes to
 :mod:`tfbig.data.stream_bad_lines`, which counts it and, past ``max_bad_lines``, stops the
 stream with a :class:`TfbigError`. Iterate with
 :func:`~tfbig.data.stream_bad_lines.iterate` to get that error (and ``str`` values) in
@@ -51,11 +54,13 @@ from tfbig.data.sources import BadLineReport, _check_label, _known_labels, _tab_
 from tfbig.data.stream_bad_lines import BAD, OK, SKIP, BadLineGuard, drop_bad_lines
 from tfbig.data.stream_csv import csv_examples, csv_reason
 from tfbig.data.stream_files import base_name
+from tfbig.data.stream_jsonl import jsonl_parser, jsonl_reason
 from tfbig.data.stream_lines import (AUTOTUNE, as_files, decode_line, drop_bom, is_valid_utf8,
                                      line_dataset, strip)
 from tfbig.errors import TfbigError
 
-__all__ = ["line_dataset", "translation_stream", "labelled_stream", "text_stream"]
+__all__ = ["line_dataset", "translation_stream", "labelled_stream", "text_stream",
+           "jsonl_stream"]
 
 BATCH_SIZE = 512  # lines parsed per op call
 _PAIR = ("source", "target")
@@ -180,3 +185,26 @@ def text_stream(files, *, max_bad_lines: int | None = 0, report: BadLineReport |
     return _stream(files, _text_parser, _text_reason, max_bad_lines=max_bad_lines,
                    report=report, num_shards=num_shards, shard_index=shard_index,
                    cycle_length=cycle_length)
+
+
+def jsonl_stream(files, fields, *, labels=None, max_bad_lines: int | None = 0,
+                 report: BadLineReport | None = None, num_shards: int = 1,
+                 shard_index: int = 0, cycle_length: int | None = None):
+    """The examples of JSON Lines files (any text task): a string, or a tuple of them.
+
+    Accepts exactly the lines :func:`~tfbig.data.jsonl.read_jsonl` accepts, with its
+    messages for the others.
+
+    Args:
+        fields: ``((key, kind), …)``: the JSON keys of an example's fields, each ``"text"``
+            or ``"label"`` (a string or an integer), as in
+            :func:`tfbig.data.jsonl.check_line`.
+        labels: the known labels, or ``None`` to accept any; another label is a bad line.
+
+    Example:
+        pairs = jsonl_stream("data/part-*.jsonl.gz", (("source", "text"), ("target", "text")))
+    """
+    fields, labels = tuple(fields), _known_labels(labels)
+    return _stream(files, jsonl_parser(fields, labels), jsonl_reason(fields, labels),
+                   max_bad_lines=max_bad_lines, report=report, num_shards=num_shards,
+                   shard_index=shard_index, cycle_length=cycle_length)

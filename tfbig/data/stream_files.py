@@ -24,6 +24,7 @@ Example:
 
 import glob
 import os
+import sys
 
 from tfbig.errors import TfbigError
 
@@ -131,3 +132,27 @@ def is_small(files, threshold_bytes: int) -> bool:
                          f"0 or more")
     files = list(files)
     return not any(is_gzip(file) for file in files) and total_bytes(files) <= threshold_bytes
+
+
+_WARNED = set()  # the sharding warnings said in this process
+
+
+def shard_by_file(num_files: int, num_pipelines: int, stream=None) -> bool:
+    """Whether ``num_pipelines`` input pipelines (workers) read a corpus of ``num_files``
+    files by file, each its own (``line_dataset``'s ``num_shards``): when every pipeline
+    gets at least one file. Otherwise each reads every file and keeps every
+    ``num_pipelines``-th example, which costs each worker the whole corpus's reading: say
+    so, once per process, in one line on stderr (or ``stream``).
+
+    Example:
+        shard_by_file(8, 2)  # True: four files each
+    """
+    if num_pipelines <= 1 or num_files >= num_pipelines:
+        return num_pipelines > 1
+    message = (f"{num_files} files for {num_pipelines} workers: sharding by example, each "
+               f"worker reads every file; write at least {num_pipelines} shards "
+               f"(python -m tfbig.prepare does)")
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(message, file=stream or sys.stderr, flush=True)
+    return False

@@ -3,8 +3,8 @@
     config → task → read and split the data as ``train`` would (in memory or streamed) →
     data defaults → tokenizers learnt from the training split → lengths → write, into a
     temporary folder beside ``--output``: the assets, ``train-*-of-*.tfrecord`` shards of
-    token ids, ``validation.tsv``/``test.tsv`` (text), ``prepared.json`` → rename it to
-    ``--output`` (never a half-written folder)
+    token ids (the task's ``prepared_ids``), ``validation.jsonl``/``test.jsonl`` (text),
+    ``prepared.json`` → rename it to ``--output`` (never a half-written folder)
 
 ``train --data DIR`` then skips reading text and tokenising (``tfbig.tasks.prepared`` has
 the layout and how a task reads it). Example ``i`` goes to shard ``i mod NN`` (NN =
@@ -21,6 +21,8 @@ import tempfile
 
 from tfbig import config as config_lib
 from tfbig import optional, run_folder
+from tfbig.config_fields import DataConfig
+from tfbig.data.jsonl import write_jsonl
 from tfbig.errors import TfbigError
 
 MIN_SHARDS = 8
@@ -55,47 +57,24 @@ def shard_count(examples):
 
 
 def write_shards(task, train, folder, count):
-    """Tokenise ``train`` (a list or a stream) into ``count`` shards; returns ``(examples,
-    {padded length: examples}, shard names)``."""
-    import tensorflow as tf
-
-    from tfbig.data.pipeline_translate import pair_dataset, translation_ids
+    """Tokenise ``train`` (a list or a stream) into ``count`` shards, the task's
+    ``prepared_ids`` as its ``prepared_features``; returns ``(examples, {padded length:
+    examples}, shard names)``."""
+    from tfbig.data.prepared_shards import ShardWriter
     from tfbig.data.stream_bad_lines import stream_errors
     from tfbig.tasks.prepared import shard_names
 
-    data = task.config.data
-    pairs, _ = pair_dataset(task.pipeline_input(train), data.shuffle_buffer)
-    ids = translation_ids(pairs, task.source_tokenizer, task.target_tokenizer,
-                          data.max_source_length, data.max_target_length)
     names = shard_names(count)
-    writers = [tf.io.TFRecordWriter(os.path.join(folder, name)) for name in names]
-    lengths, written = {}, 0
-
-    def feature(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    try:
-        with stream_errors():
-            for source, framed in ids.as_numpy_iterator():
-                example = tf.train.Example(features=tf.train.Features(feature={
-                    "source": feature(source.tolist()), "target": feature(framed.tolist())}))
-                writers[written % count].write(example.SerializeToString())
-                # what a token-budget batch pads it to: its source or its decoder inputs
-                length = max(len(source), len(framed) - 1)
-                lengths[length] = lengths.get(length, 0) + 1
-                written += 1
-                if written % SHARD_EXAMPLES == 0:
-                    log(f"prepare: {written:,} training examples written")
-    finally:
-        for writer in writers:
-            writer.close()
-    return written, lengths, names
-
-
-def write_tsv(path, pairs):
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        for source, target in pairs:
-            f.write(f"{source}\t{target}\n")
+    lengths = {}
+    paths = [os.path.join(folder, name) for name in names]
+    with ShardWriter(paths, task.prepared_features) as writer, stream_errors():
+        for example in task.prepared_ids(train).as_numpy_iterator():
+            writer.write(example)
+            length = task.prepared_length(example)
+            lengths[length] = lengths.get(length, 0) + 1
+            if writer.written % SHARD_EXAMPLES == 0:
+                log(f"prepare: {writer.written:,} training examples written")
+    return writer.written, lengths, names
 
 
 def prepare(config, output, *, overwrite=False):
@@ -145,8 +124,9 @@ def prepare(config, output, *, overwrite=False):
             log(str(report))
         if not written:
             raise TfbigError(f"--data {config.data.path}: no training examples")
+        keys = [key for key, _ in task.jsonl_fields(DataConfig())]  # read back with them
         for split, name in HELD_OUT.items():
-            write_tsv(os.path.join(temporary, name), splits[split])
+            write_jsonl(os.path.join(temporary, name), splits[split], keys)
         info = {
             "format": FORMAT,
             "task": config.task,
@@ -154,6 +134,7 @@ def prepare(config, output, *, overwrite=False):
             "data": config.to_dict()["data"],
             "data_defaults": [list(choice) for choice in chosen],
             "counts": {"train": written, **{split: len(splits[split]) for split in HELD_OUT}},
+            "features": [list(feature) for feature in task.prepared_features],
             "shards": names,
             "lengths": {str(length): n for length, n in sorted(lengths.items())},
             "seed": config.train.seed,

@@ -13,6 +13,9 @@ mlm         text lines / .txt folder   bert                  the line, each [MAS
 image       ``class_name/*.png``       vit, cnn              the class of the image path
 audio       ``class_name/*.wav``       cnn, transformer      ``label<TAB>probability``
 ==========  =========================  ====================  ==============================
+
+The text tasks also read JSON Lines, their fields named by ``data.*_field``
+(``tfbig.data.jsonl``), and a ``tfbig.prepare`` folder of token ids (``tasks.prepared``).
 """
 
 import importlib

@@ -19,6 +19,7 @@ from tfbig.config import replace
 from tfbig.data.sources import read_texts
 from tfbig.errors import TfbigError
 from tfbig.tasks.base import Task
+from tfbig.tasks.prepared import PreparedTrain
 
 TOKENIZER = "tokenizer"
 UNIGRAM_COUNTS = "unigram_counts.json"  # training target-token counts, indexed by id
@@ -48,10 +49,15 @@ class LanguageModelTask(Task):
 
     name = "lm"
     models = ("gpt",)
+    positional_models = ("gpt",)
     sample_data = "corpus.txt"
     defaults = {"": {"model.positional": "learned"}}  # GPT-2's position table
     reader = staticmethod(read_texts)
     text_folder = True
+    json_fields = ("text_field",)
+    preparable = True
+    # the packed windows of T tokens and their next tokens (language_model_windows)
+    prepared_features = (("token_ids", "ids"), ("next_ids", "ids"))
     monitor = ("val_loss", "min")
 
     @staticmethod
@@ -71,6 +77,9 @@ class LanguageModelTask(Task):
         """A WordPiece vocabulary learnt from the training split only."""
         from tfbig.data.tokenizers import learn_tokenizer
 
+        if isinstance(train_texts, PreparedTrain):  # learnt (and counted) when prepared
+            self.load_assets(train_texts.folder)
+            return
         data = self.config.data
         kind = "wordpiece" if data.tokenizer == "auto" else data.tokenizer
         self.tokenizer = learn_tokenizer(kind, train_texts, vocab_size=data.vocab_size,
@@ -100,6 +109,10 @@ class LanguageModelTask(Task):
         ``learn_assets``: a fine-tuned run swaps in its start's tokenizer in between).
         """
         data, train = self.config.data, self.config.train
+        if isinstance(train_texts, PreparedTrain):  # windows cut and tokens counted then
+            self.config = replace(self.config, data={
+                "max_source_length": train_texts.info["data"]["max_source_length"]})
+            return self.config
         lengths, counts = self._count_tokens(train_texts)
         self.unigram_counts = counts.tolist()
         length = min(max(data.max_source_length or int(lengths.max()) + 2, 3),
@@ -116,6 +129,8 @@ class LanguageModelTask(Task):
     def train_batches(self, train_texts):
         """Full batches of packed windows in one pass over ``train_texts`` (what an epoch
         without ``train.steps_per_epoch`` trains on)."""
+        if isinstance(train_texts, PreparedTrain):  # its examples are the windows
+            return len(train_texts) // self.config.train.batch_size
         lengths, _ = self._count_tokens(train_texts)
         windows = packed_windows(lengths, self.config.data.max_source_length)
         return windows // self.config.train.batch_size
@@ -144,11 +159,31 @@ class LanguageModelTask(Task):
         from tfbig.data.pipeline_text import language_model_dataset
 
         data, train = self.config.data, self.config.train
+        if isinstance(texts, PreparedTrain):  # the same pipeline from the windows on
+            from tfbig.data.pipeline_text import id_language_model_dataset
+
+            self.check_prepared_tokenizer(texts, TOKENIZER)
+            return id_language_model_dataset(
+                self.prepared_examples(texts), batch_size=batch_size or train.batch_size,
+                sequence_length=data.max_source_length, shuffle=training, seed=train.seed,
+                shuffle_buffer=data.shuffle_buffer,
+                repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
+                by_file=True)
         return language_model_dataset(
             self.pipeline_input(texts), self.tokenizer, batch_size=batch_size or train.batch_size,
             sequence_length=data.max_source_length, pack=True, shuffle=training,
             seed=train.seed, shuffle_buffer=data.shuffle_buffer,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training)
+
+    def prepared_ids(self, train_texts):
+        """The packed training windows ``(token_ids [T], next_ids [T])``
+        (``language_model_windows``): what ``tfbig.prepare`` writes."""
+        from tfbig.data.pipeline_text import language_model_windows
+
+        windows, _ = language_model_windows(self.pipeline_input(train_texts), self.tokenizer,
+                                            sequence_length=self.config.data.max_source_length,
+                                            pack=True)
+        return windows
 
     def tokens_per_step(self):
         return self.config.train.batch_size * self.config.data.max_source_length

@@ -21,6 +21,7 @@ import os
 from tfbig.config import replace
 from tfbig.data.sources import read_texts
 from tfbig.tasks.base import Task
+from tfbig.tasks.prepared import PreparedTrain
 
 TOKENIZER = "tokenizer"
 MASK_RATE = 0.15  # BERT's share of tokens to predict
@@ -38,6 +39,9 @@ class MaskedLMTask(Task):
     sample_data = "corpus.txt"
     reader = staticmethod(read_texts)
     text_folder = True
+    json_fields = ("text_field",)
+    preparable = True
+    prepared_features = (("token_ids", "ids"),)  # [CLS] tokens [SEP], masked when read
     monitor = ("val_loss", "min")
 
     @staticmethod
@@ -55,6 +59,9 @@ class MaskedLMTask(Task):
     def learn_assets(self, train_texts):
         from tfbig.data.tokenizers import learn_tokenizer
 
+        if isinstance(train_texts, PreparedTrain):  # learnt when it was prepared
+            self.load_assets(train_texts.folder)
+            return
         data = self.config.data
         kind = "wordpiece" if data.tokenizer == "auto" else data.tokenizer
         self.tokenizer = learn_tokenizer(kind, train_texts, vocab_size=data.vocab_size,
@@ -64,6 +71,8 @@ class MaskedLMTask(Task):
     def resolve_lengths(self, train_texts):
         """``data.max_source_length`` (0 = the longest training line + [CLS] and [SEP]),
         capped at ``model.max_length``."""
+        if isinstance(train_texts, PreparedTrain):  # fixed (and its texts cut) when prepared
+            return self.config
         from tfbig.data.token_lengths import longest_tokenized
 
         data, cap = self.config.data, self.config.model.max_length
@@ -85,11 +94,33 @@ class MaskedLMTask(Task):
         from tfbig.data.pipeline_text import masked_lm_dataset
 
         data, train = self.config.data, self.config.train
+        if isinstance(texts, PreparedTrain):  # the same pipeline from the ids on
+            from tfbig.data.pipeline_text import id_masked_lm_dataset
+
+            self.check_prepared_tokenizer(texts, TOKENIZER)
+            return id_masked_lm_dataset(
+                self.prepared_examples(texts), vocab_size=self.tokenizer.vocab_size,
+                batch_size=batch_size or train.batch_size,
+                sequence_length=data.max_source_length, mask_rate=MASK_RATE, seed=train.seed,
+                shuffle=training, buffer_size=texts.buffer_size(data.shuffle_buffer),
+                repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
+                by_file=True)
         return masked_lm_dataset(
             self.pipeline_input(texts), self.tokenizer, batch_size=batch_size or train.batch_size,
             sequence_length=data.max_source_length, mask_rate=MASK_RATE, seed=train.seed,
             shuffle=training, shuffle_buffer=data.shuffle_buffer,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training)
+
+    def prepared_ids(self, train_texts):
+        """Each training text's ``[CLS] tokens [SEP]`` (``masked_lm_ids``), unmasked: what
+        ``tfbig.prepare`` writes (the masks are drawn per epoch, from the seed)."""
+        from tfbig.data.pipeline_text import masked_lm_ids
+
+        data = self.config.data
+        dataset, _, _ = masked_lm_ids(self.pipeline_input(train_texts), self.tokenizer,
+                                      sequence_length=data.max_source_length,
+                                      shuffle_buffer=data.shuffle_buffer)
+        return dataset
 
     def tokens_per_step(self):
         return self.config.train.batch_size * self.config.data.max_source_length

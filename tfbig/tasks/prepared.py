@@ -5,36 +5,48 @@
 ==================================  ========================================================
 ``prepared.json``                   ``FORMAT`` version, task, the resolved data config, the
                                     data defaults chosen from the corpus, counts per split,
-                                    shard names, a histogram of padded lengths, the seed
-``train-00000-of-000NN.tfrecord``   the training split's examples as ``tf.train.Example``\\ s:
-                                    ``source`` (ids, truncated to ``data.max_source_length``)
-                                    and ``target`` (``[START] … [END]``, at most
-                                    ``data.max_target_length - 1`` tokens), int64 lists;
-                                    example ``i`` in shard ``i mod NN``
-``validation.tsv``, ``test.tsv``    the held-out examples as text (final metrics decode)
-the task's tokenizer assets         ``source_tokenizer/``, ``target_tokenizer/`` (translate)
+                                    the features and shard names, a histogram of padded
+                                    lengths, the seed
+``train-00000-of-000NN.tfrecord``   the training split's examples as ``tf.train.Example``\\ s
+                                    of int64 lists, the task's ``prepared_features``:
+                                    translate ``source``, ``target`` (``[START] … [END]``);
+                                    classify ``token_ids`` (``[CLS] … [SEP]``), ``label``;
+                                    mlm ``token_ids``; lm the packed windows ``token_ids``,
+                                    ``next_ids``; example ``i`` in shard ``i mod NN``
+``{validation,test}.jsonl``         the held-out examples as text (final metrics), JSON
+                                    Lines with the default keys (``text``, ``label``, …)
+the task's assets                   ``tokenizer/`` (``source_tokenizer/``,
+                                    ``target_tokenizer/``), ``labels.json`` (classify),
+                                    ``unigram_counts.json`` (lm)
 ==================================  ========================================================
 
 ``train --data DIR`` on such a folder (:func:`is_prepared`): ``Task.load_splits`` gives a
-:class:`PreparedTrain` for "train" and the TSVs' lists for validation/test; the task loads
+:class:`PreparedTrain` for "train" and the held-out lists for validation/test; the task loads
 the assets instead of learning them, takes the lengths and the data defaults from
-``prepared.json``, and its pipeline starts from the ids
-(``tfbig.data.pipeline_translate.prepared_examples``). A data field set in the command that
-contradicts the prepared one is an error naming it (:func:`prepared_choices`).
+``prepared.json`` (``Task.data_defaults``), and its pipeline starts from the ids
+(``Task.prepared_examples``, then the second half of its pipeline, e.g.
+``tfbig.data.pipeline_text.id_classification_dataset``). A data field set in the command
+that contradicts the prepared one is an error naming it (:func:`prepared_choices`).
 """
 
+import copy
 import os
 
 from tfbig import run_folder
+from tfbig.config_fields import DataConfig
+from tfbig.data.jsonl import read_jsonl
+from tfbig.data.stream_files import shard_by_file
 from tfbig.errors import TfbigError
 
 PREPARED_FILE = "prepared.json"
-FORMAT = 1
+FORMAT = 2  # 2: any text task; features listed; held-out splits as JSON Lines
 # The data fields the shards and assets were made with: the train command must not change
 # them (it takes them from prepared.json).
 FIXED_FIELDS = ("tokenizer", "vocab_size", "lower_case", "strip_accents",
                 "max_source_length", "max_target_length", "validation_split", "test_split")
-HELD_OUT = {"validation": "validation.tsv", "test": "test.tsv"}
+# The held-out splits as text, JSON Lines with the default keys (data.text_field, …): a text
+# may hold a tab or a line break (CSV, JSONL input) that a TSV could not.
+HELD_OUT = {"validation": "validation.jsonl", "test": "test.jsonl"}
 
 
 def is_prepared(path):
@@ -60,6 +72,7 @@ class PreparedTrain:
         self.info = info
         self.files = [os.path.join(folder, name) for name in info["shards"]]
         self.count = int(info["counts"]["train"])
+        self.example_shard = None  # (pipelines, index): read every example, keep a share
         # {padded length: examples}, what a token-budget batch pads each example to
         self.lengths = {int(length): int(n) for length, n in info["lengths"].items()}
 
@@ -73,6 +86,29 @@ class PreparedTrain:
 
     def __getitem__(self, index):
         self.__iter__()
+
+    def for_input_pipeline(self, context):
+        """This input pipeline's share (multi-worker; ``context``: a
+        ``tf.distribute.InputContext``): its own shards when every pipeline gets one, else
+        every ``num_input_pipelines``-th example of all of them (``shard_by_file``)."""
+        pipelines, index = context.num_input_pipelines, context.input_pipeline_id
+        if pipelines <= 1:
+            return self
+        share = copy.copy(self)
+        if shard_by_file(len(self.files), pipelines):
+            # Shard j holds examples j, j + F, j + 2F, … of the F shards.
+            per_shard = [max(0, -(-(self.count - j) // len(self.files)))
+                         for j in range(len(self.files))]
+            share.files = self.files[index::pipelines]
+            share.count = sum(per_shard[index::pipelines])
+        else:
+            share.example_shard = (pipelines, index)
+        return share
+
+    def buffer_size(self, shuffle_buffer):
+        """The raw run's shuffle buffer: ``data.shuffle_buffer``, at most the split's size
+        unless it was streamed (a stream's size is unknown, its buffer never cut)."""
+        return shuffle_buffer if self.info.get("streamed") else min(self.count, shuffle_buffer)
 
     def example_lengths(self):
         """Every training example's padded length (for ``token_batches_per_epoch``)."""
@@ -133,9 +169,10 @@ def load_prepared_splits(task, folder):
     check_fixed_fields(task.config, folder, info)
     splits = {"train": PreparedTrain(folder, info)}
     data = task.config.data
+    fields = task.jsonl_fields(DataConfig())  # written with the default keys
     for split, name in HELD_OUT.items():
         path = os.path.join(folder, name)
-        splits[split] = (task.read_examples(path) if info["counts"][split] else [])
+        splits[split] = list(read_jsonl(path, fields)) if info["counts"][split] else []
     if data.val_path:
         splits["validation"] = task.read_examples(data.val_path,
                                                   skip_bad_lines=data.skip_bad_lines)

@@ -34,12 +34,14 @@ would avoid that, but cannot hold the bad-line ``py_function``'s Python state an
 need Keras' fit loop to save the iterator.
 """
 
+import copy
 import json
 import os
 import struct
 import sys
 
-from tfbig.data.stream_files import data_files, is_gzip, is_small
+from tfbig.data.jsonl import is_jsonl
+from tfbig.data.stream_files import data_files, is_gzip, is_small, shard_by_file
 from tfbig.errors import TfbigError
 
 READ_BATCH = 1024  # examples per step of the bounded reads
@@ -53,9 +55,28 @@ def should_stream(task, path, threshold_mb):
     if not os.path.exists(path) and not any(character in path for character in "*?["):
         return False  # the task's reader says what it expected there
     files = data_files(path)
-    # lm/mlm read a folder of .txt files in memory; the TSV readers read one file.
-    one_source = os.path.isfile(path) or (os.path.isdir(path) and task.text_folder)
+    # lm/mlm read a folder of .txt files in memory; the TSV and JSONL readers read one file.
+    one_source = os.path.isfile(path) or (os.path.isdir(path) and task.text_folder
+                                          and not any(is_jsonl(file) for file in files))
     return not (one_source and is_small(files, threshold_mb * 2**20))
+
+
+def task_stream(task, files, **options):
+    """The task's stream of ``files``: JSON Lines by its named fields
+    (``tfbig.data.stream.jsonl_stream``) when they are ``.jsonl``/``.jsonl.gz``, else its
+    ``stream_reader`` (TSV, CSV, text)."""
+    jsonl = [is_jsonl(file) for file in files]
+    if not any(jsonl):
+        return task.stream_reader(files, **options)
+    if not task.json_fields:
+        raise TfbigError(f"{files[0]}: the {task.name} task reads no JSON Lines")
+    if not all(jsonl):
+        raise TfbigError(f"{files[jsonl.index(False)]} is not .jsonl but "
+                         f"{files[jsonl.index(True)]} is: expected the files of one corpus "
+                         f"to be all JSON Lines or all of another format")
+    from tfbig.data.stream import jsonl_stream  # TensorFlow loads only here
+
+    return jsonl_stream(files, task.jsonl_fields(), **options)
 
 
 def uncompressed_bytes(file):
@@ -104,6 +125,21 @@ class TrainStream(list):
         stream's, e.g. ``labels=`` (classify: another label is a bad line)."""
         return self.open_stream(**options)
 
+    def for_input_pipeline(self, context):
+        """This input pipeline's share of the split (multi-worker; ``context``: a
+        ``tf.distribute.InputContext``): its own files when every pipeline gets one, else
+        every ``num_input_pipelines``-th example of all of them (``shard_by_file``)."""
+        pipelines, index = context.num_input_pipelines, context.input_pipeline_id
+        if pipelines <= 1:
+            return self
+        share, whole = copy.copy(self), self.open_stream
+        if shard_by_file(len(self.files), pipelines):
+            share.open_stream = lambda **options: whole(num_shards=pipelines,
+                                                        shard_index=index, **options)
+        else:
+            share.open_stream = lambda **options: whole(**options).shard(pipelines, index)
+        return share
+
     def describe(self):
         """``≈1,234,000 train (streamed from 8 files)`` for the run's data line."""
         return (f"{'' if self.complete else '≈'}{self.estimated_examples:,} train "
@@ -140,8 +176,8 @@ def read_held_out(task, files, data, report, *, validation, test, labels=None):
     from tfbig.data.stream_bad_lines import stream_errors
 
     options = {"labels": labels} if labels is not None else {}
-    stream = task.stream_reader(files, cycle_length=1, **options,
-                            **_stream_options(data, report))
+    stream = task_stream(task, files, cycle_length=1, **options,
+                         **_stream_options(data, report))
     batches = stream.batch(READ_BATCH).map(
         lambda *batch: (batch if len(batch) > 1 else batch[0],
                         split_ids(_key(batch if len(batch) > 1 else batch[0]),
@@ -165,8 +201,8 @@ def read_first(task, files, data, report, labels=None):
     from tfbig.data.stream_bad_lines import iterate
 
     options = {"labels": labels} if labels is not None else {}
-    stream = task.stream_reader(files, cycle_length=1, **options,
-                            **_stream_options(data, report))
+    stream = task_stream(task, files, cycle_length=1, **options,
+                         **_stream_options(data, report))
     return list(iterate(stream.take(data.stream_eval_examples)))
 
 
@@ -177,10 +213,11 @@ def train_stream(task, files, data, report, *, validation, test, seed, labels=No
 
     cycle = min(len(files), MAX_CYCLE)
 
-    def open_stream(labels=labels):
+    def open_stream(labels=labels, num_shards=1, shard_index=0):
         options = {"labels": labels} if labels is not None else {}
-        stream = task.stream_reader(files, cycle_length=cycle, **options,
-                                **_stream_options(data, report))
+        stream = task_stream(task, files, cycle_length=cycle, num_shards=num_shards,
+                             shard_index=shard_index, **options,
+                             **_stream_options(data, report))
         return split_filter(stream, None, "train", validation=validation, test=test)
 
     size = data.stream_sample_examples
@@ -213,6 +250,14 @@ def load_streamed_splits(task, path, report, labels=None):
     return {"train": train, **held}
 
 
+def input_share(train, context):
+    """The training split as one input pipeline of a multi-worker run reads it: a stream's
+    or a prepared folder's share (``for_input_pipeline``: by file when there are enough
+    files), or ``train`` itself (a list: the loop shards its batches)."""
+    share = getattr(train, "for_input_pipeline", None)
+    return train if share is None else share(context)
+
+
 def finished_epochs(run_dir):
     """Epochs an interrupted run finished: Keras' ``BackupAndRestore`` metadata."""
     from tfbig import run_folder
@@ -235,4 +280,5 @@ def skip_finished_epochs(dataset, train, run_dir, steps_per_epoch):
     return dataset.skip(done * steps_per_epoch)
 
 
-__all__ = ["should_stream", "TrainStream", "load_streamed_splits", "skip_finished_epochs"]
+__all__ = ["should_stream", "task_stream", "TrainStream", "load_streamed_splits",
+           "input_share", "skip_finished_epochs"]

@@ -23,13 +23,24 @@ their own copy that a restarted worker resumes from, removed when the run finish
 
 Data: each worker builds the same seeded pipeline and keeps every n-th per-replica batch
 (``input_pipeline_id`` of ``num_input_pipelines``), so a step trains on one global batch,
-split over the workers. Validation is not split: every worker scores the whole validation
-split (the cost of one process), so all run the same number of steps and read the same
-metrics — Keras' metrics are ratios of sums, which the cross-worker sum leaves unchanged.
+split over the workers. A streamed corpus or a ``tfbig.prepare`` folder is sharded where it
+is read instead (``tfbig.tasks.streaming.input_share``): each worker reads its own files
+when there are at least as many as workers, else every worker reads every file and keeps
+every n-th example (with a one-line warning). Validation is not split: every worker
+scores the whole validation split (the cost of one process), so all run the same number of
+steps and read the same metrics — Keras' metrics are ratios of sums, which the
+cross-worker sum leaves unchanged.
+
+A worker that dies does not hang the others: its peers' collectives fail at once when its
+connections drop (a killed process: seconds), and otherwise TensorFlow's own peer health
+check (``MultiWorkerMirroredStrategy``'s, on by default) aborts them. Either way TensorFlow
+raises an ``UnavailableError`` whose message is a page of gRPC detail; :func:`fit_multiworker`
+turns it into one line (:class:`WorkerLost`) saying which worker and how to resume.
 """
 
 import json
 import os
+import re
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -38,6 +49,26 @@ from tfbig.errors import TfbigError
 
 EXAMPLE_TF_CONFIG = ('{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                      '"task": {"type": "worker", "index": 0}}')
+
+
+class WorkerLost(RuntimeError):
+    """A worker of the cluster stopped or could not be reached during training."""
+
+
+def worker_lost(error):
+    """A one-line :class:`WorkerLost` for TensorFlow's ``UnavailableError`` (or
+    ``DeadlineExceededError``) of a collective whose peer is gone."""
+    text = str(error)
+    # The peer: the remote end of the failed call, or the one the health check found down.
+    peer = re.search(r"(?:remote target |alive failed, )/job:worker/replica:\d+/task:(\d+)",
+                     text)
+    reason = re.search(r"Connection reset by peer|Socket closed|cluster check alive failed[^\n]*"
+                       r"|failed to connect to all addresses|Deadline Exceeded", text)
+    return WorkerLost(
+        f"{'worker ' + peer.group(1) if peer else 'a worker'} of the cluster stopped or cannot "
+        f"be reached ({type(error).__name__}{': ' + reason.group(0) if reason else ''}); the "
+        f"run stops: start every worker again with the same command to resume from the last "
+        f"finished epoch")
 
 
 @dataclass(frozen=True)
@@ -88,15 +119,19 @@ def worker_role(run_dir, environ=os.environ):
     return WorkerRole(index=index, workers=len(workers), run_dir=own)
 
 
-def distributed_datasets(strategy, make_dataset, global_batch, shard):
-    """``strategy.distribute_datasets_from_function`` over ``make_dataset(per_replica_batch)``,
-    repeated; with ``shard`` each input pipeline keeps its own share of the batches."""
+def distributed_datasets(strategy, make_dataset, global_batch, shard, repeat=None):
+    """``strategy.distribute_datasets_from_function`` over ``make_dataset(per_replica_batch,
+    input_context)``; with ``repeat`` (default: ``shard``) repeated, with ``shard`` each
+    input pipeline keeps its own share of the batches (a dataset that is already this
+    pipeline's share, such as a stream read by file, needs ``shard=False``)."""
+    repeat = shard if repeat is None else repeat
 
     def dataset_fn(context):
-        dataset = make_dataset(context.get_per_replica_batch_size(global_batch))
+        dataset = make_dataset(context.get_per_replica_batch_size(global_batch), context)
+        if repeat:
+            dataset = dataset.repeat()
         if shard:
-            dataset = dataset.repeat().shard(context.num_input_pipelines,
-                                             context.input_pipeline_id)
+            dataset = dataset.shard(context.num_input_pipelines, context.input_pipeline_id)
         return dataset
 
     return strategy.distribute_datasets_from_function(dataset_fn)
@@ -122,27 +157,35 @@ def _to_floats(logs):
 def fit_multiworker(model, strategy, make_train_data, make_validation_data, **options):
     """Train ``model`` (compiled inside ``strategy.scope()``) like ``model.fit``: see
     :func:`_fit` for the arguments."""
+    import tensorflow as tf
+
     with warnings.catch_warnings():
         # tf.distribute reads the datasets' options in graph mode, which TensorFlow warns of.
         warnings.filterwarnings("ignore", message="To make it possible to preserve tf.data")
-        return _fit(model, strategy, make_train_data, make_validation_data, **options)
+        try:
+            return _fit(model, strategy, make_train_data, make_validation_data, **options)
+        except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
+            raise worker_lost(error) from None
 
 
 def _fit(model, strategy, make_train_data, make_validation_data, *, batch_size,
-         validation_batch, epochs, steps_per_epoch, callbacks, verbose):
+         validation_batch, epochs, steps_per_epoch, callbacks, verbose, shard_train=True):
     """The loop of :func:`fit_multiworker`.
 
     Args:
         model: the compiled model.
         strategy: the ``MultiWorkerMirroredStrategy``.
-        make_train_data: ``per_replica_batch → tf.data.Dataset`` of training batches (the
-            same seeded order on every worker).
+        make_train_data: ``(per_replica_batch, input_context) → tf.data.Dataset`` of
+            training batches: the same seeded order on every worker (``shard_train``: the
+            loop keeps each pipeline's share of the batches), or this input pipeline's own
+            share already (a stream read by file: ``shard_train=False``).
         make_validation_data: ``batch → tf.data.Dataset`` of the validation split, or None.
         batch_size: the global batch (all replicas of all workers).
         validation_batch: the validation batch of each worker.
         epochs, steps_per_epoch: as ``fit``'s (steps are global steps).
         callbacks: Keras callbacks, called as ``fit`` calls them.
         verbose: ``fit``'s verbosity (give 0 on workers other than the chief).
+        shard_train: whether the loop shards the training batches across the pipelines.
 
     The model's ``jit_compile`` and ``steps_per_execution`` apply as in ``fit``: the step
     is XLA-compiled, and one call runs that many steps (callbacks see their first and
@@ -158,9 +201,10 @@ def _fit(model, strategy, make_train_data, make_validation_data, *, batch_size,
         raise TfbigError("train.jit_compile=true with train.strategy=multiworker needs GPUs "
                          "(TensorFlow's XLA has no collectives on CPUs); set "
                          "train.jit_compile=auto or false")
-    train_data = iter(distributed_datasets(strategy, make_train_data, batch_size, shard=True))
+    train_data = iter(distributed_datasets(strategy, make_train_data, batch_size,
+                                           shard=shard_train, repeat=True))
     validation_data = (None if make_validation_data is None else distributed_datasets(
-        strategy, lambda _: make_validation_data(validation_batch), validation_batch,
+        strategy, lambda _, __: make_validation_data(validation_batch), validation_batch,
         shard=False))
 
     # As Keras' trainer: the replica's step XLA-compiled, inside strategy.run.
