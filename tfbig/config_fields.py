@@ -57,6 +57,11 @@ class DataConfig:
     stream_threshold_mb: int = 256
     stream_eval_examples: int = 2000  # streamed: held-out examples read for validation/test each
     stream_sample_examples: int = 100000  # streamed: examples read for vocabulary and lengths
+    # JSONL data (.jsonl, .jsonl.gz: one JSON object per line): the keys of an example's fields
+    text_field: str = "text"  # classify, lm, mlm: the text
+    label_field: str = "label"  # classify: the label (a string or an integer)
+    source_field: str = "source"  # translate: the source text
+    target_field: str = "target"  # translate: the target text
     # char | word | wordpiece | sentencepiece | subword | auto (translate: chosen from the
     # data, see tfbig.tasks.translate_defaults; other tasks: wordpiece)
     tokenizer: str = "auto"
@@ -91,6 +96,9 @@ class DataConfig:
             _check(getattr(self, name) >= 0, f"data.{name}", getattr(self, name), "0 or more")
         for name in ("stream_eval_examples", "stream_sample_examples"):
             _check(getattr(self, name) >= 1, f"data.{name}", getattr(self, name), ">= 1")
+        for name in ("text_field", "label_field", "source_field", "target_field"):
+            _check(bool(getattr(self, name)), f"data.{name}", getattr(self, name),
+                   "the key of a JSONL field, not empty")
         _check(self.image_size >= 4, "data.image_size", self.image_size, "an integer >= 4")
         _check(self.sample_rate >= 0, "data.sample_rate", self.sample_rate,
                "a rate in Hz, or 0 for the first training file's")
@@ -154,6 +162,9 @@ class TrainConfig:
     batch_size: int = 64  # global batch size (split across replicas)
     gradient_accumulation_steps: int = 1  # N batches an update: batch_size × N; 1 = off
     learning_rate: float = 1e-3  # peak learning rate; 0 = the paper's d_model^-0.5·warmup^-0.5
+    # The linear scaling rule (Goyal et al. 2017): train at learning_rate × replicas, for a
+    # batch_size grown with the replicas (printed at start); false = learning_rate as given
+    scale_learning_rate: bool = False
     # transformer (paper) | constant | linear | cosine | plateau (warm-up, then the rate is
     # multiplied by plateau_factor whenever train.monitor stalls for plateau_patience epochs)
     # | planned (warm-up, then linear decay to 0 where train.time_budget runs out; the
@@ -226,6 +237,10 @@ class TrainConfig:
                                           self.schedule == "transformer"),
                "train.learning_rate", self.learning_rate,
                "a rate > 0 (0 = the paper's formula, only with train.schedule=transformer)")
+        _check(not self.scale_learning_rate or self.learning_rate > 0,
+               "train.scale_learning_rate", self.scale_learning_rate,
+               "false with train.learning_rate=0 (the paper's formula has no rate to scale: "
+               "set train.learning_rate)")
         _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, ">= 0")
         _check(0 < self.beta_2 < 1, "train.beta_2", self.beta_2, "in (0, 1)")
         _check(self.clipnorm >= 0, "train.clipnorm", self.clipnorm, ">= 0")

@@ -17,6 +17,10 @@ file                task       content
 Each file draws from its own random stream, derived from the seed and the file's position,
 so changing one generator leaves the other files byte-identical (each audio clip has its
 own: ``tfbig.data.samples_audio`` makes them). No TensorFlow.
+
+Not shipped, generated where it is used (tests, docs/long-inputs.md): long-input
+text-to-text pairs, documents of 150-400 words and a two-word summary
+(``tfbig.data.samples_documents``, stream 5 of the same seed).
 """
 
 import argparse

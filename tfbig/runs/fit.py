@@ -82,7 +82,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     # Everything that can be wrong with the user's input is checked before TensorFlow is
     # imported and before the run folder is touched.
     from tfbig.tasks import get_task
-    from tfbig.tasks.streaming import skip_finished_epochs
+    from tfbig.tasks.streaming import input_share, skip_finished_epochs
 
     if start is not None:
         config = dataclasses.replace(config, pretrained=start.record)
@@ -149,6 +149,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
             task.learn_assets(splits["train"])
         config = task.resolve_lengths(splits["train"])
         config = task.resolve_steps(splits["train"])  # a stream's epoch (tasks.streaming)
+        task.warn_truncation(splits)  # held-out examples the length limits cut
         task.save_assets(run_dir)
     config.save(os.path.join(run_dir, run_folder.CONFIG))
     log(_data_line(config, splits, task.sample_data))
@@ -186,7 +187,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     with strategy.scope():
         model = task.build_model() if start is None else start.build_model(task)
         optimizer = build_optimizer(config.train, config.model.d_model,
-                                    updates(config.train, total_steps))
+                                    updates(config.train, total_steps), replicas)
         method_callbacks = ([] if start is None else
                             start.prepare(model, optimizer, config.train.layer_lr_decay))
         loss, metrics = task.loss_and_metrics()
@@ -202,7 +203,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         f"{trainable:,} trainable"
         + ("" if start is None else f"; fine-tuning {start.path} ({start.method})"))
     for line in (describe_devices(strategy, config.train.strategy, config.train.batch_size,
-                                  accumulation),
+                                  accumulation, config.train.learning_rate
+                                  if config.train.scale_learning_rate else None),
                  f"compute: XLA {'on' if model.jit_compile else 'off'}"
                  f"{' (auto)' if config.train.jit_compile == 'auto' else ''}, "
                  f"{describe_precision(*precision)}"):
@@ -228,7 +230,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     if config.train.schedule == "plateau":
         log_writers += plateau_callbacks(
             config.train, monitor=monitor, mode=mode,
-            state_path=os.path.join(run_dir, run_folder.BACKUP, "plateau.json"))
+            state_path=os.path.join(run_dir, run_folder.BACKUP, "plateau.json"),
+            replicas=replicas)
     all_callbacks = standard_callbacks(
         run_dir, monitor=monitor, mode=mode,
         early_stopping_patience=config.train.early_stopping_patience,
@@ -267,12 +270,15 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         else:
             fit_multiworker(
                 model, strategy,
-                lambda batch: task.dataset(splits["train"], training=True, batch_size=batch),
+                lambda batch, context: task.dataset(input_share(splits["train"], context),
+                                                    training=True, batch_size=batch),
                 lambda batch: task.dataset(splits["validation"], training=False,
                                            batch_size=batch),
                 batch_size=config.train.batch_size, validation_batch=validation_batch,
                 epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=all_callbacks,
-                verbose=verbose if role.chief else 0)
+                verbose=verbose if role.chief else 0,
+                # a stream or a prepared folder is sharded as it is read (input_share)
+                shard_train=not hasattr(splits["train"], "for_input_pipeline"))
     seconds = time.perf_counter() - started
     run_folder.save_model(model, run_dir)  # every worker: saving reads synced variables
     if role is not None and not role.chief:
@@ -301,7 +307,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         "trainable_parameters": trainable,
     })
     run_folder.write_json(os.path.join(run_dir, run_folder.METRICS), summary)
-    _write_plots(run_dir, config, total_steps, steps_per_epoch)
+    _write_plots(run_dir, config, total_steps, steps_per_epoch, replicas)
     task.write_plots(model, splits["test"] or splits["validation"],
                      os.path.join(run_dir, run_folder.PLOTS))
     if role is not None:
@@ -350,12 +356,18 @@ def _data_line(config, splits, sample):
             f"{counts['validation']}, {counts['test']} examples")
 
 
-def _write_plots(run_dir, config, total_steps, steps_per_epoch):
-    """Training curves and the learning-rate schedule, as PNGs in ``plots/``."""
+def _write_plots(run_dir, config, total_steps, steps_per_epoch, replicas=1):
+    """Training curves and the learning-rate schedule (as it ran: × ``replicas`` under
+    ``train.scale_learning_rate``), as PNGs in ``plots/``."""
+    import dataclasses
+
     import numpy as np
 
     from tfbig import plots
-    from tfbig.training.optimizers import build_schedule, updates
+    from tfbig.training.optimizers import build_schedule, scaled_learning_rate, updates
+
+    train = dataclasses.replace(config.train,
+                                learning_rate=scaled_learning_rate(config.train, replicas))
 
     folder = os.path.join(run_dir, run_folder.PLOTS)
     os.makedirs(folder, exist_ok=True)
@@ -365,10 +377,10 @@ def _write_plots(run_dir, config, total_steps, steps_per_epoch):
     # The schedule's steps are optimizer updates (train batches ÷ gradient accumulation).
     total_steps = updates(config.train, total_steps)
     steps_per_epoch /= config.train.gradient_accumulation_steps
-    if config.train.schedule == "plateau":
-        steps, rates = _plateau_rates(config.train, history, steps_per_epoch)
+    if train.schedule == "plateau":
+        steps, rates = _plateau_rates(train, history, steps_per_epoch)
     else:
-        schedule = build_schedule(config.train, config.model.d_model, total_steps)
+        schedule = build_schedule(train, config.model.d_model, total_steps)
         steps = np.unique(np.linspace(0, max(total_steps - 1, 1), 200).astype(int))
         rates = [float(schedule(step)) if callable(schedule) else schedule for step in steps]
     plots.plot_learning_rate(steps, rates, os.path.join(folder, "learning_rate.png"))

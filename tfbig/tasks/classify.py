@@ -10,9 +10,13 @@ per-class scores and the confusion matrix; plots of the last two.
 import os
 
 from tfbig.config import replace
+from tfbig.data.jsonl import is_jsonl, numbered_jsonl
 from tfbig.data.sources import numbered_labelled, read_labelled
+from tfbig.errors import TfbigError
 from tfbig.tasks.class_scores import ClassScoresTask
+from tfbig.tasks.prepared import PreparedTrain
 from tfbig.tasks.labels import check_split_labels, learn_labels, load_labels, save_labels
+from tfbig.tasks.streaming import TrainStream
 
 TOKENIZER = "tokenizer"
 # config.model.name → the build_model name of the classifier
@@ -33,6 +37,10 @@ class ClassifyTask(ClassScoresTask):
     models = tuple(MODEL_NAMES)
     sample_data = "reviews.tsv"
     backbone_sources = ("mlm", "classify")
+    reader = staticmethod(read_labelled)
+    json_fields = ("text_field", "label_field")
+    preparable = True
+    prepared_features = (("token_ids", "ids"), ("label", "id"))  # [CLS] … [SEP], class id
     explainable = True
     monitor = ("val_accuracy", "max")
 
@@ -60,20 +68,28 @@ class ClassifyTask(ClassScoresTask):
         """The file's ``(text, label)`` pairs; once the run's labels are known (evaluate),
         a line with another label is a bad line (``path:line: label 'x' is not in the
         training labels …``): an error, or skipped and counted with ``skip_bad_lines``."""
-        return list(read_labelled(path, skip_bad_lines=skip_bad_lines, report=report,
-                                  labels=self.labels))
+        return super().read_examples(path, skip_bad_lines=skip_bad_lines, report=report,
+                                     labels=self.labels)
 
     def load_splits(self):
         """Split the data; every validation/test label must occur in the training split."""
         splits, report = super().load_splits()
-        check_split_labels(splits, lambda example: example[1], self.data_path(),
-                           self.config.data.val_path, line_of=_line_of)
+        train = splits["train"]
+        if isinstance(train, PreparedTrain):  # its labels were learnt when it was prepared
+            train = [(None, label) for label in load_labels(train.folder)]
+        check_split_labels({**splits, "train": train}, lambda example: example[1],
+                           self.data_path(), self.config.data.val_path,
+                           line_of=lambda path, example: _line_of(path, example,
+                                                                  self.jsonl_fields()))
         return splits, report
 
     def learn_assets(self, train_examples):
         """Learn the label set and a WordPiece vocabulary from the training split only."""
         from tfbig.data.tokenizers import learn_tokenizer
 
+        if isinstance(train_examples, PreparedTrain):  # learnt when it was prepared
+            self.load_assets(train_examples.folder)
+            return
         data = self.config.data
         self.labels = learn_labels(label for _, label in train_examples)
         kind = "wordpiece" if data.tokenizer == "auto" else data.tokenizer
@@ -83,14 +99,38 @@ class ClassifyTask(ClassScoresTask):
 
     def resolve_lengths(self, train_examples):
         """``data.max_source_length`` (0 = the longest training text + [CLS] and [SEP]),
-        capped at ``model.max_length``: the classifier's ``T``."""
-        from tfbig.data.token_lengths import longest_tokenized
+        capped at ``model.max_length``: the classifier's ``T``. Longer texts are cut, and
+        counted on stderr (``tfbig.data.truncation``)."""
+        if isinstance(train_examples, PreparedTrain):  # fixed (and its texts cut) when prepared
+            return self.config
+        from tfbig.data.token_lengths import tokenized_lengths
 
         data, cap = self.config.data, self.config.model.max_length
-        length = data.max_source_length or longest_tokenized(
-            (text for text, _ in train_examples), self.tokenizer) + 2
+        lengths = tokenized_lengths((text for text, _ in train_examples), self.tokenizer) + 2
+        length = data.max_source_length or int(lengths.max(initial=0))
         self.config = replace(self.config, data={"max_source_length": min(max(length, 3), cap)})
+        self._warn_cut("training", lengths, sample=isinstance(train_examples, TrainStream)
+                       and not train_examples.complete)
         return self.config
+
+    def warn_truncation(self, splits):
+        """One line per held-out split with texts longer than ``data.max_source_length``
+        (tokenised here once: bounded splits that nothing else counts)."""
+        from tfbig.data.token_lengths import tokenized_lengths
+
+        for split in ("validation", "test"):
+            examples = splits.get(split)
+            if examples and not (split == "test" and examples is splits.get("validation")):
+                self._warn_cut(split, tokenized_lengths(
+                    (text for text, _ in examples), self.tokenizer) + 2)
+
+    def _warn_cut(self, split, lengths, sample=False):
+        """``lengths``: token counts with [CLS] and [SEP], as ``data.max_source_length``."""
+        from tfbig.data.truncation import warn_truncated
+
+        warn_truncated(lengths, self.config.data.max_source_length, what=f"{split} texts",
+                       field="data.max_source_length", sample=sample,
+                       max_length=self.config.model.max_length)
 
     def save_assets(self, run_dir):
         self.tokenizer.save(os.path.join(run_dir, TOKENIZER))
@@ -111,12 +151,46 @@ class ClassifyTask(ClassScoresTask):
         from tfbig.data.pipeline_text import classification_dataset
 
         data, train = self.config.data, self.config.train
+        if isinstance(examples, PreparedTrain):
+            return self._prepared_dataset(examples, training=training, batch_size=batch_size)
         return classification_dataset(
             self.pipeline_input(examples, labels=list(self.labels)), self.tokenizer, self.label_ids,
             batch_size=batch_size or train.batch_size, sequence_length=data.max_source_length,
             shuffle=training, seed=train.seed, shuffle_buffer=data.shuffle_buffer,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
             augment=data.augment if training and data.augment else None)
+
+    def prepared_ids(self, train_examples):
+        """``(ids, label id)`` of each training example (``classification_ids``): what
+        ``tfbig.prepare`` writes."""
+        from tfbig.data.pipeline_text import classification_ids
+
+        data = self.config.data
+        dataset, _, _ = classification_ids(
+            self.pipeline_input(train_examples, labels=list(self.labels)), self.tokenizer,
+            self.label_ids, sequence_length=data.max_source_length,
+            shuffle_buffer=data.shuffle_buffer)
+        return dataset
+
+    def _prepared_dataset(self, train_ids, *, training, batch_size=None):
+        """``dataset`` of a prepared folder's training split: the raw pipeline from the ids
+        on (``id_classification_dataset``), so the batches are the raw corpus's."""
+        from tfbig.data.augment_text import text_augmenter
+        from tfbig.data.pipeline_text import id_classification_dataset
+
+        self.check_prepared_tokenizer(train_ids, TOKENIZER)
+        if load_labels(train_ids.folder) != self.labels:
+            raise TfbigError(f"--data {train_ids.folder}: its labels are not this run's "
+                             f"{self.labels}; train from the raw corpus")
+        data, train = self.config.data, self.config.train
+        augment = (text_augmenter(data.augment, self.tokenizer.vocab_size)
+                   if training and data.augment else None)
+        return id_classification_dataset(
+            self.prepared_examples(train_ids), batch_size=batch_size or train.batch_size,
+            sequence_length=data.max_source_length, shuffle=training, seed=train.seed,
+            augment=augment, buffer_size=train_ids.buffer_size(data.shuffle_buffer),
+            repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
+            by_file=True)
 
     def tokens_per_step(self):
         return self.config.train.batch_size * self.config.data.max_source_length
@@ -209,9 +283,14 @@ class ClassifyTask(ClassScoresTask):
         return write_classification_plots(self, model, examples, folder)
 
 
-def _line_of(path, example):
-    """The line of ``path`` where ``example`` first occurs (for an error message), or None."""
-    for line, found in numbered_labelled(path):
+def _line_of(path, example, jsonl_fields):
+    """The line of ``path`` where ``example`` first occurs (for an error message), or None
+    (``path`` is not one file: a stream's folder or glob)."""
+    if not os.path.isfile(path):
+        return None
+    numbered = (numbered_jsonl(path, jsonl_fields) if is_jsonl(path)
+                else numbered_labelled(path))
+    for line, found in numbered:
         if found == example:
             return line
     return None

@@ -26,6 +26,7 @@ from tfbig.data.sources import read_pairs
 from tfbig.errors import TfbigError
 from tfbig.tasks.base import Task
 from tfbig.tasks.prepared import PreparedTrain, prepared_choices
+from tfbig.tasks.streaming import TrainStream
 
 SOURCE_TOKENIZER = "source_tokenizer"
 TARGET_TOKENIZER = "target_tokenizer"
@@ -40,9 +41,12 @@ class TranslateTask(Task):
 
     name = "translate"
     models = ("transformer", "rnn")
+    positional_models = ("transformer",)
     sample_data = "dates.tsv"
     preparable = True
     reader = staticmethod(read_pairs)
+    json_fields = ("source_field", "target_field")
+    prepared_features = (("source", "ids"), ("target", "ids"))  # target: [START] … [END]
     monitor = ("val_masked_accuracy", "max")
     epoch_metrics = ("val_bleu", "val_chrf", "val_exact_match")
 
@@ -57,6 +61,7 @@ class TranslateTask(Task):
         super().__init__(config)
         self.source_tokenizer = None
         self.target_tokenizer = None
+        self._counted = []  # held-out splits whose cut examples were reported already
 
     def check_augment(self):
         """Unknown augmentation names fail before training, naming the valid ones."""
@@ -113,6 +118,8 @@ class TranslateTask(Task):
         # tokenizer, would give 2).
         self.config = replace(self.config, data={"max_source_length": max(min(source, cap), 3),
                                                  "max_target_length": max(min(target, cap), 3)})
+        self._warn_cut("training", source_lengths, target_lengths,
+                       sample=isinstance(train_pairs, TrainStream) and not train_pairs.complete)
         # What a token-budget batch pads each example to: its source or its decoder inputs
         # ([START] and the target's tokens), whichever is longer.
         data = self.config.data
@@ -120,6 +127,37 @@ class TranslateTask(Task):
                                    min(t, data.max_target_length - 1) + 1)
                                for s, t in zip(source_lengths, target_lengths)]
         return self.config
+
+    def warn_truncation(self, splits):
+        """One line on stderr per held-out split with sources or targets longer than the
+        run's limits (``tfbig.data.truncation``); ``resolve_lengths`` counts the training
+        split from the lengths it computes. The held-out splits are tokenised here once:
+        nothing else counts their lengths, and they are bounded (a stream reads
+        ``data.stream_eval_examples`` of each)."""
+        from tfbig.data.token_lengths import tokenized_lengths
+
+        for split in ("validation", "test"):
+            pairs = splits.get(split)
+            if not pairs or any(pairs is seen for seen in self._counted):
+                continue  # e.g. validation falls back to the test split
+            self._warn_cut(split, tokenized_lengths((s for s, _ in pairs), self.source_tokenizer),
+                           tokenized_lengths((t for _, t in pairs), self.target_tokenizer))
+            self._counted.append(pairs)
+
+    def _warn_cut(self, label, source_lengths, target_lengths=None, *, sample=False):
+        """Warn about the sources (and targets) that the length limits cut: ``label`` is
+        the split ("training", "validation", "test", "evaluated"); None: predict's
+        inputs. ``sample``: the lengths are a streamed corpus's sample."""
+        from tfbig.data.truncation import warn_truncated
+
+        data, cap = self.config.data, self.config.model.max_length
+        warn_truncated(source_lengths, data.max_source_length, field="data.max_source_length",
+                       what=f"{label} sources" if label else "inputs", max_length=cap,
+                       sample=sample)
+        if target_lengths is not None:  # + 1: [START] (decoder inputs) or [END] (targets)
+            warn_truncated(target_lengths + 1, data.max_target_length,
+                           what=f"{label} targets", field="data.max_target_length",
+                           max_length=cap, sample=sample)
 
     def save_assets(self, run_dir):
         self.source_tokenizer.save(os.path.join(run_dir, SOURCE_TOKENIZER))
@@ -179,8 +217,7 @@ class TranslateTask(Task):
         token ids on (``tfbig.data.pipeline_translate``: ``id_token_batches``,
         ``id_translation_dataset``), so the batches are the raw corpus's."""
         from tfbig.data.augment_text import text_augmenter
-        from tfbig.data.pipeline_translate import (id_token_batches, id_translation_dataset,
-                                                   prepared_examples)
+        from tfbig.data.pipeline_translate import id_token_batches, id_translation_dataset
 
         from tfbig.data.tokenizers import load_tokenizer
 
@@ -192,10 +229,8 @@ class TranslateTask(Task):
                                  f"not this run's; train from the raw corpus, or prepare it "
                                  f"with this run's tokenizer")
         data, train = self.config.data, self.config.train
-        examples = prepared_examples(train_ids.files, len(train_ids))
-        # A streamed corpus's shuffle buffer was data.shuffle_buffer (its size unknown).
-        buffer_size = (data.shuffle_buffer if train_ids.info.get("streamed") else
-                       min(len(train_ids), data.shuffle_buffer))
+        examples = self.prepared_examples(train_ids)
+        buffer_size = train_ids.buffer_size(data.shuffle_buffer)
         if training and train.batch_tokens:
             augment = (text_augmenter(data.augment, self.source_tokenizer.vocab_size)
                        if data.augment else None)
@@ -212,6 +247,22 @@ class TranslateTask(Task):
             shuffle=training, seed=train.seed, buffer_size=buffer_size,
             repeat=training and train.steps_per_epoch > 0, drop_remainder=training,
             by_file=True)
+
+    def prepared_ids(self, train_pairs):
+        """``(source ids, [START] target ids [END])`` of each training pair, truncated to
+        the lengths (``translation_ids``): what ``tfbig.prepare`` writes."""
+        from tfbig.data.pipeline_translate import pair_dataset, translation_ids
+
+        data = self.config.data
+        pairs, _ = pair_dataset(self.pipeline_input(train_pairs), data.shuffle_buffer)
+        return translation_ids(pairs, self.source_tokenizer, self.target_tokenizer,
+                               data.max_source_length, data.max_target_length)
+
+    @staticmethod
+    def prepared_length(example):
+        """What a token-budget batch pads it to: its source or its decoder inputs."""
+        source, framed = example
+        return max(len(source), len(framed) - 1)
 
     def tokens_per_step(self):
         """Decoder positions one train step processes (for tokens/s)."""
@@ -256,8 +307,23 @@ class TranslateTask(Task):
 
     # ---------------------------------------------------------------------------- predict
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
-                      **sampling):
-        """Decode one output string per input string."""
+                      warn=True, **sampling):
+        """Decode one output string per input string.
+
+        Sources longer than ``data.max_source_length`` are cut there (never past the
+        model's position table); ``warn``: say how many, once, on stderr (the epoch-end
+        scorer turns it off: its validation sources were counted before training)."""
+        outputs, source_lengths = self._decode(model, texts, method=method,
+                                               max_length=max_length, batch_size=batch_size,
+                                               **sampling)
+        if warn:
+            self._warn_cut(None, source_lengths)
+        return outputs
+
+    def _decode(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
+                **sampling):
+        """``(outputs, source token counts before the cut)`` of ``predict_texts``."""
+        import numpy as np
         import tensorflow as tf
 
         from tfbig.data.batching import to_fixed_length
@@ -266,17 +332,18 @@ class TranslateTask(Task):
 
         data = self.config.data
         max_new_tokens = max_length or data.max_target_length
-        outputs = []
+        outputs, lengths = [], [np.zeros([0], np.int64)]
         for start in range(0, len(texts), batch_size):
             batch = tf.constant(texts[start:start + batch_size])
-            source_ids = to_fixed_length(self.source_tokenizer.tokenize(batch),
-                                         data.max_source_length)
+            ragged = self.source_tokenizer.tokenize(batch)
+            lengths.append(ragged.row_lengths().numpy())  # counted before the cut
+            source_ids = to_fixed_length(ragged, data.max_source_length)
             new_tokens = generate(model, tf.cast(source_ids, tf.int32), max_new_tokens,
                                   START_ID, END_ID, method=method, **sampling)
             # detokenize drops [END] and the padding after it.
             decoded = self.target_tokenizer.detokenize(new_tokens)
             outputs += [text.decode("utf-8") for text in decoded.numpy()]
-        return outputs
+        return outputs, np.concatenate(lengths)
 
     def score(self, model, pairs):
         """Teacher-forced per-example cross-entropy (nats/token, no label smoothing) and
@@ -288,16 +355,21 @@ class TranslateTask(Task):
 
         from tfbig.ops import argmax
 
-        @tf.function(autograph=False)  # plain tensor code: nothing to convert
-        def per_example(inputs, targets):
-            logits = model(inputs, training=False)
-            mask = ops.cast(ops.not_equal(targets, 0), "float32")
-            losses = keras.losses.sparse_categorical_crossentropy(
-                targets, logits, from_logits=True)  # (B, T)
-            right = ops.cast(ops.equal(argmax(logits, axis=-1), targets), "float32")
-            return (ops.sum(losses * mask, axis=1), ops.sum(right * mask, axis=1),
-                    ops.sum(mask, axis=1))
+        # One traced function per model, kept: train() scores the validation and the test
+        # split, and a new tf.function each call would trace (seconds) each time.
+        if getattr(self, "_scorer_model", None) is not model:
+            @tf.function(autograph=False, reduce_retracing=True)  # plain tensor code
+            def per_example(inputs, targets):
+                logits = model(inputs, training=False)
+                mask = ops.cast(ops.not_equal(targets, 0), "float32")
+                losses = keras.losses.sparse_categorical_crossentropy(
+                    targets, logits, from_logits=True)  # (B, T)
+                right = ops.cast(ops.equal(argmax(logits, axis=-1), targets), "float32")
+                return (ops.sum(losses * mask, axis=1), ops.sum(right * mask, axis=1),
+                        ops.sum(mask, axis=1))
 
+            self._scorer_model, self._scorer = model, per_example
+        per_example = self._scorer
         totals = [[], [], []]
         for inputs, targets in self.dataset(pairs, training=False):
             for total, values in zip(totals, per_example(inputs, targets)):
@@ -359,7 +431,9 @@ class TranslateTask(Task):
                                     strip_accents=tokenizer.strip_accents)
         references = [text.decode("utf-8") for text in normalized.numpy()]
         method, options = self.final_decoding()
-        predictions = self.predict_texts(model, sources, method=method, **options)
+        predictions, source_lengths = self._decode(model, sources, method=method, **options)
+        if not any(pairs is seen for seen in self._counted):  # evaluate: a new data file
+            self._warn_cut("evaluated", source_lengths)
         losses, correct, tokens = self.score(model, pairs)
         cross_entropy = float((losses * tokens).sum() / max(tokens.sum(), 1))
         metrics = {
