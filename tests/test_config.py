@@ -69,6 +69,23 @@ def test_every_positional_is_accepted(positional):
     assert config_lib.ModelConfig(positional=positional).positional == positional
 
 
+@pytest.mark.parametrize("overrides, message", [
+    ({"task": "classify", "model.positional": "rotary"},
+     r"model\.positional='rotary': the classify task's bert model does not read it; leave"),
+    ({"task": "mlm", "model.positional": "learned"}, r"the mlm task's bert model does not read"),
+    ({"task": "translate", "model.name": "rnn", "model.positional": "rotary"},
+     r"translate task's rnn model does not read it; it applies to translate's transformer"),
+])
+def test_a_positional_the_model_ignores_is_refused(overrides, message):
+    with pytest.raises(TfbigError, match=message):
+        resolve_config(overrides)
+
+
+@pytest.mark.parametrize("task", ["translate", "lm"])
+def test_rotary_is_accepted_where_it_is_read(task):
+    assert resolve_config({"task": task, "model.positional": "rotary"}).model.positional == "rotary"
+
+
 def test_unknown_key_suggests_the_closest_and_lists_valid_keys():
     with pytest.raises(TfbigError, match=r"unknown config key 'model\.dmodel' \(did you mean "
                                          r"'model\.d_model'\?\); valid keys: task, data\.path"):

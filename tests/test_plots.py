@@ -142,6 +142,25 @@ def test_per_class_bars(tmp_path):
     assert_png(plots.plot_per_class_bars(report, tmp_path / "bars.png"), tmp_path)
 
 
+def test_architecture_comparison_has_a_line_per_task_and_a_bar_per_model(tmp_path):
+    rows = [{"task": task, "model": model, "parameters": 500_000 + i, "metric": "accuracy",
+             "value": 0.5 + i / 10, "train_seconds": 10.0 * (i + 1),
+             "examples_per_second": 100.0 / (i + 1)}
+            for task, models in (("classify", ("bert", "rnn", "cnn")), ("audio", ("cnn", "transformer")))
+            for i, model in enumerate(models)]
+    figure = plots.architecture_comparison_figure(rows)
+    assert_titled_and_labelled(figure)
+    axes = data_axes(figure)
+    assert len(axes) == 2 * 3  # two tasks × (quality, training time, inference speed)
+    assert [len(ax.patches) for ax in axes] == [3, 3, 3, 2, 2, 2]
+    assert [bar.get_height() for bar in axes[1].patches] == [10.0, 20.0, 30.0]
+    assert [tick.get_text() for tick in axes[3].get_xticklabels()] == ["cnn\n0.50M", "transformer\n0.50M"]
+    path = plots.plot_architecture_comparison(rows, tmp_path / "architectures.png")
+    assert_png(path, tmp_path)
+    with pytest.raises(TfbigError, match="no comparison rows to plot"):
+        plots.architecture_comparison_figure([])
+
+
 def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
     path = tmp_path / "lr.png"
     path.write_bytes(b"old")

@@ -422,3 +422,44 @@ def token_scores_figure(tokens, panels, title="Token attributions"):
 def plot_token_scores(tokens, panels, path, title="Token attributions"):
     """Save :func:`token_scores_figure` as a PNG at ``path``; return ``path``."""
     return _save(token_scores_figure(tokens, panels, title=title), path)
+
+
+# --- Architecture comparison ----------------------------------------------------------------
+
+# (row key, panel title; None = the row's metric name)
+COMPARISON_PANELS = (("value", None), ("train_seconds", "training seconds"),
+                     ("examples_per_second", "inference examples/s"))
+
+
+def architecture_comparison_figure(rows):
+    """Bar charts, one line of three per task: quality, training seconds, inference speed.
+
+    ``rows``: dicts with ``task``, ``model``, ``parameters``, ``metric``, ``value``,
+    ``train_seconds`` and ``examples_per_second`` (``benchmarks/compare_architectures.py``
+    writes them); each bar is labelled with its model and parameter count.
+    """
+    if not rows:
+        raise TfbigError("no comparison rows to plot; expected at least one trained model")
+    tasks = list(dict.fromkeys(row["task"] for row in rows))
+    figure = _new_figure(11, 2.6 * len(tasks))
+    axes = figure.subplots(len(tasks), len(COMPARISON_PANELS), squeeze=False)
+    colours = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
+    for line, task in zip(axes, tasks):
+        mine = [row for row in rows if row["task"] == task]
+        names = [f"{row['model']}\n{row['parameters'] / 1e6:.2f}M" for row in mine]
+        for ax, (key, title) in zip(line, COMPARISON_PANELS):
+            values = [float(row[key]) for row in mine]
+            ax.bar(names, values, color=[colours[i % len(colours)] for i in range(len(mine))])
+            ax.set_title(task, fontsize=9)
+            ax.set_ylabel(title or mine[0]["metric"], fontsize=8)
+            ax.set_xlabel("model, parameters", fontsize=8)
+            for x, value in enumerate(values):
+                ax.annotate(f"{value:.3g}", (x, value), ha="center", va="bottom", fontsize=8)
+            ax.margins(y=0.15)
+    figure.suptitle("Architectures on the same data: quality, training time, inference speed")
+    return figure
+
+
+def plot_architecture_comparison(rows, path):
+    """Save :func:`architecture_comparison_figure` as a PNG at ``path``; return ``path``."""
+    return _save(architecture_comparison_figure(rows), path)

@@ -7,6 +7,7 @@ methods, in this order:
     data_defaults(train)                config values chosen from the data (translate)
     learn_assets(train) / load_assets   tokenizers or label names, learnt from train only
     resolve_lengths(train) → config     fill data-dependent config fields (sequence lengths)
+    warn_truncation(splits)             one line per split whose examples the limits cut
     save_assets(run_dir)
     dataset(examples, training=...)     a tf.data pipeline of (inputs, targets) batches
     build_model(), loss_and_metrics(), monitor, tokens_per_step()
@@ -14,15 +15,21 @@ methods, in this order:
     predict_texts(model, lines) → one output string per input line
 """
 
+import os
 import sys
 
+from tfbig.data.jsonl import LABEL, TEXT, is_jsonl, read_jsonl
 from tfbig.data.sources import BadLineReport
 from tfbig.data.splits import split_examples
 from tfbig.config import replace
+from tfbig.config_fields import ModelConfig
 from tfbig.errors import TfbigError
 from tfbig.tasks.data_files import data_path
-from tfbig.tasks.prepared import is_prepared, load_prepared_splits
+from tfbig.tasks.prepared import (PreparedTrain, is_prepared, load_prepared_splits,
+                                  prepared_choices)
 from tfbig.tasks.streaming import TrainStream, load_streamed_splits, should_stream
+
+POSITIONAL_DEFAULT = ModelConfig.positional  # "sinusoidal": the paper's
 
 
 class Task:
@@ -38,13 +45,23 @@ class Task:
 
     name = None
     models = ()  # the model names that can do this task; the first is its default
+    # the models that read model.positional (the others have their own positions: BERT's
+    # learned table, ViT's patch table; or none: RNN, CNN), so any other value is refused
+    positional_models = ()
     sample_data = ""  # file or folder in tfbig/sample_data/ it trains on without --data
     reader = None  # reads a data file: e.g. staticmethod(tfbig.data.sources.read_pairs)
     # reads shards, globs, .gz and files too big for memory as a tf.data stream
     # (tfbig.data.stream, see tfbig.tasks.streaming); None: the task never streams
     stream_reader = None
     text_folder = False  # a folder of .txt files is one corpus read in memory (lm, mlm)
+    # JSONL data (tfbig.data.jsonl): the data config fields naming an example's JSON keys,
+    # in the example's order ("label_field" is a label: a string or an integer); () = none
+    json_fields = ()
     preparable = False  # python -m tfbig.prepare can tokenise its data into shards
+    # tfbig.prepare: the features of one tokenised training example, in order, each
+    # (name, "ids" | "id"): an int vector or one int (tfbig.data.prepared_shards); the task
+    # makes them (prepared_ids) and batches them (its dataset() of a PreparedTrain)
+    prepared_features = ()
     explainable = False  # evaluate / predict --explain give token attributions
     monitor = ("val_loss", "min")  # the metric that picks the best checkpoint
     # The validation metrics its compiled model logs, and those ``epoch_scorer`` adds at each
@@ -85,6 +102,13 @@ class Task:
         if config.model_name not in cls.models:
             raise TfbigError(f"--model {config.model_name} cannot do the {cls.name} task; "
                              f"use one of: {', '.join(cls.models)}")
+        positional = config.model.positional
+        if positional != POSITIONAL_DEFAULT and config.model_name not in cls.positional_models:
+            readers = (f"; it applies to {cls.name}'s {', '.join(cls.positional_models)}"
+                       if cls.positional_models else "")
+            raise TfbigError(f"config field model.positional={positional!r}: the {cls.name} "
+                             f"task's {config.model_name} model does not read it{readers}; "
+                             f"leave it unset")
         monitor, monitorable = config.train.monitor, cls.monitorable(config)
         if monitor and monitor not in monitorable:
             hint = (" (it is computed only when train.epoch_metrics_examples > 0)"
@@ -128,14 +152,29 @@ class Task:
 
     def data_defaults(self, train_examples):
         """``[(config key, value, reason)]`` chosen from the training examples, applied where
-        the user set nothing (``tfbig.config.with_data_defaults``). None by default."""
+        the user set nothing (``tfbig.config.with_data_defaults``). None by default; a
+        ``tfbig.prepare`` folder's data fields (``prepared_choices``)."""
+        if isinstance(train_examples, PreparedTrain):  # chosen when it was prepared
+            return prepared_choices(self.config, train_examples)
         return []
 
-    def read_examples(self, path, *, skip_bad_lines=False, report=None):
+    def read_examples(self, path, *, skip_bad_lines=False, report=None, labels=None):
         """Every example of ``path`` in the task's shape, read by its ``reader`` (a
-        ``tfbig.data.sources`` function: the data format and its error messages); the
-        first bad line is an error unless ``skip_bad_lines``."""
-        return list(self.reader(path, skip_bad_lines=skip_bad_lines, report=report))
+        ``tfbig.data.sources`` function: the data format and its error messages), or as
+        JSON Lines (a ``.jsonl``/``.jsonl.gz`` file, ``jsonl_fields``); the first bad line
+        is an error unless ``skip_bad_lines``. ``labels``: the known labels (classify)."""
+        if is_jsonl(path) and self.json_fields:
+            return list(read_jsonl(path, self.jsonl_fields(), skip_bad_lines=skip_bad_lines,
+                                   report=report, labels=labels))
+        options = {} if labels is None else {"labels": labels}
+        return list(self.reader(path, skip_bad_lines=skip_bad_lines, report=report, **options))
+
+    def jsonl_fields(self, data=None):
+        """``((JSON key, kind), …)`` of a JSONL example (``tfbig.data.jsonl``): the keys the
+        ``json_fields`` of ``data`` (default: the run's data config) name."""
+        data = data or self.config.data
+        return tuple((getattr(data, field), LABEL if field == "label_field" else TEXT)
+                     for field in self.json_fields)
 
     def split_key(self, path):
         """The function giving an example's split key (``None``: its first field, the text).
@@ -173,6 +212,11 @@ class Task:
             splits["validation"] = splits["test"] or splits["train"][:1]
         return splits, report
 
+    def warn_truncation(self, splits):
+        """Print one line per held-out split whose examples the length limits cut
+        (``tfbig.data.truncation``; the training split's come from ``resolve_lengths``).
+        Tasks without length limits print nothing."""
+
     def resolve_steps(self, train_examples):
         """``train.steps_per_epoch`` of a streamed training split when it is 0: the task's
         batches of the sample, scaled to the estimated split (logged as a data default).
@@ -188,6 +232,38 @@ class Task:
               f"({train_examples.reason})", file=sys.stderr, flush=True)
         self.config = replace(self.config, train={"steps_per_epoch": steps})
         return self.config
+
+    # ------------------------------------------------------------------ tfbig.prepare
+    def prepared_ids(self, train_examples):
+        """The training split tokenised, one example at a time in its order: a
+        ``tf.data.Dataset`` of int32 tensors as ``prepared_features`` lists them (what
+        ``tfbig.prepare`` writes; the first half of the task's training pipeline)."""
+        raise TfbigError(f"tfbig.prepare cannot tokenise the {self.name} task's data")
+
+    @staticmethod
+    def prepared_length(example):
+        """An example's padded length, for ``prepared.json``'s histogram: its first ids'."""
+        return len(example[0] if isinstance(example, tuple) else example)
+
+    @staticmethod
+    def prepared_examples(train):
+        """The tokenised examples of a :class:`~tfbig.tasks.prepared.PreparedTrain`, in
+        the order they were written (``tfbig.data.prepared_shards``); a multi-worker share
+        (``for_input_pipeline``) reads its own shards, or keeps its share of examples."""
+        from tfbig.data.prepared_shards import read_shards
+
+        examples = read_shards(train.files, train.count, train.info["features"])
+        return examples if train.example_shard is None else examples.shard(*train.example_shard)
+
+    def check_prepared_tokenizer(self, train, folder_name="tokenizer"):
+        """Ids mean nothing under another vocabulary (e.g. fine-tuning another run's
+        tokenizer): a :class:`TfbigError` unless ``self.tokenizer`` is the folder's."""
+        from tfbig.tasks.assets import load_text_tokenizer
+
+        prepared = load_text_tokenizer(os.path.join(train.folder, folder_name))
+        if prepared.vocabulary != self.tokenizer.vocabulary:
+            raise TfbigError(f"--data {train.folder}: its tokenizer is not this run's; train "
+                             f"from the raw corpus, or prepare it with this run's tokenizer")
 
     @staticmethod
     def pipeline_input(examples, **options):
