@@ -84,24 +84,30 @@ def test_a_command_sets_level_3_and_hides_tensorflows_import_lines():
     assert result.stderr == "", result.stderr
 
 
+@pytest.fixture(scope="module")
+def plain_lines():
+    """What TensorFlow logs at start-up with nobody filtering: the reference for the tests
+    below (one TensorFlow import, shared: each costs seconds)."""
+    plain = python("-c", PLAIN)
+    assert plain.returncode == 0, plain.stderr
+    return tensorflow_lines(plain.stderr)
+
+
 @pytest.mark.parametrize("level", ["0", "1"])
-def test_a_level_the_user_set_is_kept_and_applies_to_the_import_lines_too(level):
+def test_a_level_the_user_set_is_kept_and_applies_to_the_import_lines_too(level, plain_lines):
     """Their level wins over ours, and it also hides the lines TensorFlow logs while it
     loads, before it reads the variable (TensorFlow 2.21 prints those at any level)."""
     result = python("-c", SCRIPT, TF_CPP_MIN_LOG_LEVEL=level)
     assert result.returncode == 0 and result.stdout == f"{level}\n", result.stderr
-    plain = python("-c", PLAIN, TF_CPP_MIN_LOG_LEVEL=level)
-    assert plain.returncode == 0, plain.stderr
-    wanted = [(severity, where) for severity, where in tensorflow_lines(plain.stderr)
+    wanted = [(severity, where) for severity, where in plain_lines
               if "IWEF".index(severity) >= int(level)]
     assert tensorflow_lines(result.stderr) == wanted, result.stderr
 
 
-def test_verbose_leaves_tensorflows_logging_alone():
+def test_verbose_leaves_tensorflows_logging_alone(plain_lines):
     result = python("-c", SCRIPT, "--verbose")
     assert result.returncode == 0 and result.stdout == "unset\n", result.stderr
-    plain = python("-c", PLAIN)
-    assert tensorflow_lines(result.stderr) == tensorflow_lines(plain.stderr), result.stderr
+    assert tensorflow_lines(result.stderr) == plain_lines, result.stderr
 
 
 @pytest.mark.parametrize("line, shown_from_level", [

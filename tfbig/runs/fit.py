@@ -270,8 +270,11 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         else:
             fit_multiworker(
                 model, strategy,
-                lambda batch, context: task.dataset(input_share(splits["train"], context),
-                                                    training=True, batch_size=batch),
+                # each worker skips the batches of its share that finished epochs took
+                lambda batch, context: skip_finished_epochs(
+                    task.dataset(input_share(splits["train"], context), training=True,
+                                 batch_size=batch),
+                    splits["train"], run_dir, steps_per_epoch),
                 lambda batch: task.dataset(splits["validation"], training=False,
                                            batch_size=batch),
                 batch_size=config.train.batch_size, validation_batch=validation_batch,
