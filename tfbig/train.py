@@ -36,6 +36,10 @@ def main(argv):
 
 def print_summary(run_dir, summary):
     """The result, on stdout: where the run is, its final metrics, how to use it."""
+    if "worker" in summary:  # a non-chief worker of a multi-worker run: no metrics of its own
+        print(f"worker {summary['worker']}: trained for {summary['train_seconds']} s; the chief "
+              f"(worker 0) writes the run folder, its metrics and plots")
+        return
     print(f"run folder: {run_dir}")
     for split in ("validation", "test"):
         if split in summary:

@@ -217,3 +217,14 @@ def test_a_lost_worker_is_one_line_naming_it(monkeypatch, message, expected):
     with pytest.raises(multiworker_loop.WorkerLost) as raised:
         multiworker_loop.fit_multiworker(None, None, None, None)
     assert str(raised.value).startswith(expected) and "\n" not in str(raised.value)
+
+
+def test_the_cli_summary_of_a_non_chief_worker_is_one_line(capsys):
+    """``python -m tfbig.train`` on worker 1 exits 0: its summary has no metrics (the chief
+    writes them), so it says so instead of failing on the missing keys."""
+    from tfbig.train import print_summary
+
+    print_summary("runs/x/.worker1", {"train_seconds": 12.5, "worker": 1})
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "worker 1: trained for 12.5 s; the chief (worker 0) writes the run folder, its "
+        "metrics and plots")

@@ -287,7 +287,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     if role is not None and not role.chief:
         role.clean_up()  # the chief writes the final metrics and plots
         wait_for_all(strategy)  # until the chief has
-        return {"train_seconds": round(seconds, 1)}
+        return {"train_seconds": round(seconds, 1), "worker": role.index}
     if budget_callback is not None:
         total_steps = budget_callback.planned_steps or total_steps
         log(f"time budget: trained {format_duration(seconds)} of "
