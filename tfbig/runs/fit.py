@@ -62,6 +62,8 @@ def _prepare_run_dir(config, run_dir, overwrite):
 def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start=None,
           resume_hint=False):
     """Train ``config`` into ``run_dir``; return the summary dict also saved as metrics.
+    A non-chief worker of a multi-worker run returns ``{"train_seconds", "worker"}`` only
+    (the chief writes the metrics).
 
     Before training it logs on stderr what will happen, one line each: the task, data files
     and examples per split; the model and its parameters; devices and strategy; XLA and
