@@ -141,6 +141,39 @@ def test_two_workers_killed_and_restarted_resume_to_identical_weights_and_one_ru
     assert "val_loss" in lines[0] and [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
 
 
+@pytest.mark.slow
+def test_two_workers_train_translate_and_predict_and_evaluate_accept_the_chief_run(tmp_path,
+                                                                                   capsys):
+    """The encoder-decoder task under two workers: teacher-forced (source, target) batches,
+    the real-token step (logits only where the target has tokens) and BLEU on the chief's
+    validation split. Both exit 0 with identical weights, and the chief's folder is what
+    ``predict`` and ``evaluate`` take."""
+    from tfbig import evaluate, predict
+
+    data = write_lines(tmp_path / "dates.tsv", sample_lines("dates.tsv", 200))
+    run_dir = str(tmp_path / "run")
+    settings = {"task": "translate", "data.validation_split": 0.1, "data.test_split": 0.1,
+                "train.epochs": 1, "train.steps_per_epoch": 4}
+    results, (chief, other), seconds = run_workers(tmp_path, data, run_dir, repr(settings))
+    print(f"two workers, translate: {seconds:.1f} s")
+    assert "strategy multiworker, 2 replicas" in results[0][2], results[0][2]
+    assert len(chief) == len(other) > 0
+    for a, b in zip(chief, other):
+        np.testing.assert_array_equal(a, b)
+    initial = load_weights(tmp_path / "weights0-initial.npz")
+    assert not all(np.array_equal(a, b) for a, b in zip(chief, initial))  # it trained
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json"), encoding="utf-8"))
+    assert {"bleu", "exact_match"} <= set(metrics["validation"]), metrics["validation"]
+    assert not any(entry.startswith(".worker") for entry in os.listdir(run_dir))
+
+    inputs = write_lines(tmp_path / "inputs.txt", ["March 4, 2021\n", "the first of May 1990\n"])
+    capsys.readouterr()
+    predict.main(["--run", run_dir, "--input", inputs])
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    evaluate.main(["--run", run_dir, "--data", data])
+    assert os.path.exists(os.path.join(run_dir, "eval", "metrics.json"))
+
+
 def test_multiworker_without_tf_config_says_what_to_set(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(TfbigError, match=r"^train\.strategy=multiworker needs the TF_CONFIG "
