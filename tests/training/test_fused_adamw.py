@@ -128,3 +128,51 @@ def test_same_weights_as_keras_under_mirrored_strategy(tmp_path):
     ours, theirs = weights[:len(weights) // 2], weights[len(weights) // 2:]
     # 32 examples in batches of 8 for 2 epochs: 8 steps, at Keras' default betas.
     assert_same_weights(ours, theirs, steps=8, learning_rate=0.05, beta_1=0.9, beta_2=0.999)
+
+
+CLIPPED = textwrap.dedent("""
+    import sys
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tfbig.training.fused_adamw import FusedAdamW
+    x = np.random.default_rng(1).normal(size=(32, 4)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")
+    weights = []
+    for strategy in (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                     tf.distribute.get_strategy()):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+            # SGD-like steps show the clip: a clip far below the gradient norm (≈ 7 here)
+            optimizer = FusedAdamW(learning_rate=0.05, weight_decay=0.0, global_clipnorm=0.5)
+            model.compile(keras.optimizers.SGD(0.1, global_clipnorm=0.5)
+                          if sys.argv[2] == "sgd" else optimizer, "mse")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
+    np.savez(sys.argv[1], *weights[0], *weights[1])
+    print("trained on 2 replicas and on 1")
+""")
+
+
+@pytest.mark.slow
+def test_global_clipnorm_clips_the_summed_gradient_under_mirrored_strategy(tmp_path):
+    """Two replicas at global batch 8 take the same steps as one device at batch 8, clip
+    included: the clip applies to the batch's gradient (summed over replicas), not to each
+    replica's half of it, which Keras' own order does (its SGD, run beside, differs)."""
+    runs = {}
+    for optimizer in ("fused", "sgd"):
+        path = tmp_path / f"{optimizer}.npz"
+        result = subprocess.run([sys.executable, "-c", CLIPPED, str(path), optimizer],
+                                capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        assert result.returncode == 0, result.stderr[-3000:]
+        with np.load(path) as saved:
+            weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        runs[optimizer] = weights[:len(weights) // 2], weights[len(weights) // 2:]
+    mirrored, single = runs["fused"]
+    for a, b in zip(mirrored, single):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # The reference: Keras' own optimizer clips each replica's share, so its two runs part.
+    mirrored, single = runs["sgd"]
+    assert not all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(mirrored, single))

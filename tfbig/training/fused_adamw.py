@@ -18,7 +18,12 @@ and then sums it. Decoupled weight decay stays Keras' own. So this is
 other backends, and ``amsgrad``, take Keras' own step.
 """
 
+import threading
+
 import keras
+
+# Set while one replica's step is traced, between its clip and its update (below).
+_summed = threading.local()
 
 
 @keras.saving.register_keras_serializable(package="tfbig")
@@ -49,6 +54,20 @@ class FusedAdamW(keras.optimizers.AdamW):
             return super()._clip_gradients(grads)
         import tensorflow as tf
 
+        # Under several replicas Keras clips each replica's share of the gradient (its
+        # loss is divided by the replica count) before it sums them in
+        # `_backend_update_step`: the norm it clips is not the batch gradient's, so
+        # `clipnorm` means something else on 2 GPUs than on one. Sum first, clip the sum,
+        # and tell `_all_reduce_sum_gradients` that the sum is done (one all-reduce, as
+        # before; only the order changes).
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            present = [g for g in grads if g is not None]
+            summed = iter(replica.all_reduce(tf.distribute.ReduceOp.SUM, present))
+            grads = [None if g is None else next(summed) for g in grads]
+            # Per thread: MirroredStrategy traces each replica's step in a thread of its own.
+            _summed.here = True
+
         # As Keras' clip_by_global_norm, with the sum of squares fused (see the module).
         # An embedding's IndexedSlices counts its rows as they are (repeated ids are not
         # summed first), as in Keras and tf.clip_by_global_norm.
@@ -62,6 +81,12 @@ class FusedAdamW(keras.optimizers.AdamW):
         scale = clip * tf.minimum(1.0 / norm, 1.0 / clip) + (norm - norm)
         # Like Keras' `v * scale`, this makes an IndexedSlices dense (update_step would).
         return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        if getattr(_summed, "here", False):  # this replica summed before clipping (above)
+            _summed.here = False
+            return list(grads_and_vars)
+        return super()._all_reduce_sum_gradients(grads_and_vars)
 
     def update_step(self, gradient, variable, learning_rate):
         if keras.backend.backend() != "tensorflow" or self.amsgrad:
