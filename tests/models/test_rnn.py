@@ -157,3 +157,19 @@ def test_seq2seq_learns_to_reverse_and_generates_it_exactly():
     source, target = reversal_batch(rng, 200)
     generated = np.asarray(generate(model, source, 7, 2, 3))
     assert np.mean((generated == target[:, 1:]).all(axis=1)) >= 0.9
+
+
+def test_seq2seq_embeddings_start_at_unit_variance_and_differ():
+    """The initial embeddings the RNN translator needs to learn a real vocabulary (see
+    ``RNNSeq2Seq``: with Keras' default uniform ±0.05 the Multi30k run sat at the unigram
+    loss for ~1,000 steps; ``benchmarks/compare_architectures.py`` measures it). A learning
+    test at a vocabulary in the thousands costs minutes, so the cause is checked here."""
+    keras.utils.set_random_seed(0)
+    model = RNNSeq2Seq(3000, 3000, embedding_dim=64, units=32)
+    model((TOKENS, TARGET), training=False)
+    source = keras.ops.convert_to_numpy(model.source_embedding.embeddings)
+    target = keras.ops.convert_to_numpy(model.target_embedding.embeddings)
+    for table in (source, target):
+        assert 0.95 < table.std() < 1.05 and abs(table.mean()) < 0.01
+    # Equal vocabularies, yet not one table twice (an unseeded initializer reused would be).
+    assert np.abs(source - target).mean() > 0.5
