@@ -37,6 +37,10 @@ def test_preset_fills_sizes_but_explicit_fields_win():
     ({"train.schedule": "step"}, r"train\.schedule='step': expected one of transformer, "
                                  r"constant, linear, cosine, plateau"),
     ({"train.jit_compile": "yes"}, r"train\.jit_compile='yes': expected true, false or auto"),
+    ({"train.cpu_replicas": 2}, r"train\.cpu_replicas=2: expected 0 unless "
+                                r"train\.strategy=mirrored"),
+    ({"train.cpu_replicas": -1, "train.strategy": "mirrored"},
+     r"train\.cpu_replicas=-1: expected an integer >= 0"),
     ({"train.jit_compile": 1}, r"train\.jit_compile=1: expected true or false or a string"),
     ({"train.plateau_patience": 0}, r"train\.plateau_patience=0: expected a positive integer"),
     ({"train.plateau_factor": 1.0}, r"train\.plateau_factor=1\.0: expected a factor in "

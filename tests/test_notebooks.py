@@ -33,6 +33,11 @@ ABSL_LINE = re.compile(r"[IWEF]\d{4} [\d:.]+ +\d+ [^\]\s]+:\d+\] |WARNING: All l
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TEMPORARY_PATH = re.compile(r"(/tmp|/var/folders)/\S+")
 SHAPE = re.compile(r"\((?:\d+|None)(?:, (?:\d+|None))+\)|\((?:\d+|None),\)|TensorShape\(\[[^\]]*\]\)")
+# Durations as tfbig prints them ("4.9 s", "2 min 10 s", "1 h 05 min"): the unit changes
+# with the machine's speed. And tfbig's "time: epoch 1 took …" estimate, whose wording
+# depends on how long tracing took: timing, not the notebook's content.
+DURATION = re.compile(r"\d+ h \d+ min|\d+ min(?: \d+ s)?|\d+(?:\.\d+)? s\b")
+TIMING_LINE = re.compile(r"^time: ")
 NUMBER = re.compile(r"[-+]?(?:\d[\d,_]*)?\.?\d+(?:e[-+]?\d+)?(?:us|ms|s|%)?")
 
 
@@ -54,6 +59,7 @@ def screen_lines(text):
 def skeleton_line(line):
     """A line with its numbers masked and its shapes kept (``(2, 16, 64)`` stays)."""
     line = TEMPORARY_PATH.sub("<tmp>", line)
+    line = DURATION.sub("<duration>", line)
     shapes = SHAPE.findall(line)
     line = SHAPE.sub("\0", line)
     line = NUMBER.sub("#", line)
@@ -84,7 +90,8 @@ def skeleton(cell):
             displays.append(kind)
     text = {name: _collapse_repeats([skeleton_line(line) for line in
                                      screen_lines("".join(parts))
-                                     if line and not ABSL_LINE.match(line)])
+                                     if line and not ABSL_LINE.match(line)
+                                     and not TIMING_LINE.match(line)])
             for name, parts in streams.items()}
     return [f"[stdout] {line}" for line in text["stdout"]] + \
         [f"[stderr] {line}" for line in text["stderr"]] + [f"[display] {d}" for d in displays]

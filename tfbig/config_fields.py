@@ -189,6 +189,9 @@ class TrainConfig:
     epoch_metrics_examples: int = 256
     seed: int = 0  # seeds Python, NumPy, TensorFlow and the data pipeline
     strategy: str = "auto"  # auto | default | mirrored | multiworker | tpu
+    # strategy=mirrored on a machine without GPUs: split its CPU into N logical devices, one
+    # replica each (to try multi-device code; the same cores, no speed-up); 0 = off
+    cpu_replicas: int = 0
     # auto (mixed_bfloat16 on a TPU, mixed_float16 on GPUs of compute capability >= 7.0,
     # else float32: tfbig.training.precision) | float32 | mixed_float16 | mixed_bfloat16
     precision: str = "auto"
@@ -247,6 +250,11 @@ class TrainConfig:
         _check(0 <= self.label_smoothing < 1, "train.label_smoothing", self.label_smoothing,
                "in [0, 1)")
         _check_choice("train.strategy", self.strategy, STRATEGIES)
+        _check(isinstance(self.cpu_replicas, int) and self.cpu_replicas >= 0,
+               "train.cpu_replicas", self.cpu_replicas, "an integer >= 0 (0 = off)")
+        _check(self.cpu_replicas == 0 or self.strategy == "mirrored", "train.cpu_replicas",
+               self.cpu_replicas, "0 unless train.strategy=mirrored (the logical CPUs it "
+               "mirrors over)")
         _check_choice("train.precision", self.precision, PRECISIONS)
         _check(self.time_budget >= 0, "train.time_budget", self.time_budget,
                "minutes >= 0 (0 = no budget)")

@@ -58,10 +58,29 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
             per_token = (1.0 - epsilon) * per_token + epsilon * uniform
         mask = ops.cast(mask, "float32")
         # One scalar per batch: sum over real tokens / number of real tokens.
-        return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+        return per_replica(ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0))
 
     def get_config(self):
         config = super().get_config()
         config.pop("reduction", None)
         config.update(label_smoothing=self.label_smoothing, pad_id=self.pad_id)
         return config
+
+
+def per_replica(loss):
+    """``loss`` divided by the replicas of the running ``tf.distribute`` strategy.
+
+    Keras divides each replica's loss by the replica count inside its reductions, so that
+    summing the replicas' gradients gives the gradient of the batch mean, and multiplies
+    the reported loss back (``keras/src/losses/loss.py``, ``scale_loss_for_distribution``).
+    A loss that does its own reduction (``reduction="none"`` returning a scalar) skips that
+    step: without this, two replicas trained on twice the mean gradient and reported twice
+    the loss. Other backends: unchanged.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * ops.cast(1.0 / replicas, loss.dtype)
+

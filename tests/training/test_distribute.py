@@ -45,3 +45,82 @@ def test_mirrored_strategy_trains_with_fit_on_two_replicas(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2 exact_match" in result.stdout
     assert (tmp_path / "run" / "model.keras").exists()
+
+
+TRAJECTORY = textwrap.dedent("""
+    import csv, json, os, sys
+    from tfbig.tasks import resolve_config
+    from tfbig.runs.fit import train
+
+    data, folder = sys.argv[1], sys.argv[2]
+    losses = {}
+    for strategy, replicas in (("mirrored", 2), ("default", 0)):
+        run_dir = os.path.join(folder, strategy)
+        config = resolve_config({
+            "data.path": data, "model.preset": "tiny", "model.dropout_rate": 0.0,
+            "train.strategy": strategy, "train.cpu_replicas": replicas,
+            "data.val_path": data.replace("train", "val"), "data.test_split": 0.0,
+            "train.batch_size": 16, "train.steps_per_epoch": 1, "train.epochs": 6,
+            "train.jit_compile": False, "train.epoch_metrics_examples": 0,
+            "train.warmup_steps": 2, "train.learning_rate": 3e-3})
+        train(config, run_dir, verbose=0)
+        with open(os.path.join(run_dir, "history.csv")) as f:
+            rows = list(csv.DictReader(f))
+        losses[strategy] = [[float(row[key]) for row in rows] for key in ("loss", "val_loss")]
+    print(json.dumps(losses))
+""")
+
+
+def test_mirrored_on_two_cpu_replicas_follows_the_default_loss_trajectory(tmp_path):
+    """``train.cpu_replicas=2`` splits the CPU for ``mirrored``; at the same global batch
+    (16: two replicas of 8) the run takes the same steps as one device.
+
+    What may differ, and why the tolerance is 1e-4: dropout is off (each replica draws its
+    own masks); every step is the whole training split (16 examples, one batch an epoch),
+    because Keras' fit under a strategy starts one extra pass over the dataset to build the
+    model, so a reshuffling pipeline feeds another order; targets have one length, so the
+    mean of the two replicas' token means is the batch's token mean. What remains is the
+    order of float32 sums (~1e-7 a step). A loss not divided by the replicas, a wrong split
+    or batch shows as 1e-2 and more (the loss itself moves by >0.1 here)."""
+    for split, numbers in (("train", range(16)), ("val", range(100, 104))):
+        (tmp_path / f"{split}.tsv").write_text(
+            "".join(f"item {i:03d}\t{2 * i:04d}\n" for i in numbers), encoding="utf-8")
+    data = tmp_path / "train.tsv"
+    result = subprocess.run([sys.executable, "-c", TRAJECTORY, str(data), str(tmp_path)],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "16 train, 0 test" in result.stderr, result.stderr[-2000:]
+    assert "strategy mirrored, 2 replicas, global batch 16 (8 a replica)" in result.stderr
+    import json
+
+    import numpy as np
+
+    losses = json.loads(result.stdout.strip().splitlines()[-1])
+    mirrored, default = np.array(losses["mirrored"]), np.array(losses["default"])
+    assert mirrored.shape == (2, 6)
+    np.testing.assert_allclose(mirrored, default, rtol=1e-4)
+    assert abs(default[0, 0] - default[0, -1]) > 0.1  # it trained: the check has teeth
+
+
+SPLIT_TOO_LATE = textwrap.dedent("""
+    import tensorflow as tf
+    from tfbig.errors import TfbigError
+    from tfbig.training.distribute import get_strategy
+
+    tf.constant(1.0) + 1.0  # the devices are set up now
+    try:
+        get_strategy("mirrored", cpu_replicas=2)
+    except TfbigError as error:
+        print(error)
+""")
+
+
+def test_cpu_replicas_after_the_devices_are_set_up_is_one_line_saying_so():
+    result = subprocess.run([sys.executable, "-c", SPLIT_TOO_LATE], capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("train.cpu_replicas=2: TensorFlow already set up this process's devices "
+            "(1 logical CPU); the CPU must be split before anything runs on it: start a new "
+            "process") in result.stdout, result.stdout

@@ -138,7 +138,7 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     from tfbig.training.time_estimate import TimeEstimate, format_duration
 
     # The strategy first: MultiWorkerMirroredStrategy must exist before any TensorFlow op.
-    strategy = get_strategy(config.train.strategy)
+    strategy = get_strategy(config.train.strategy, config.train.cpu_replicas)
     keras.utils.set_random_seed(config.train.seed)
     precision = resolve_precision(config.train.precision, strategy)
     keras.mixed_precision.set_global_policy(precision[0])

@@ -5,11 +5,13 @@ layers and models never see a strategy.
 from tfbig.errors import TfbigError
 
 
-def get_strategy(name):
+def get_strategy(name, cpu_replicas=0):
     """``auto`` | ``default`` | ``mirrored`` | ``multiworker`` | ``tpu`` → a strategy.
 
     ``auto`` mirrors over all local GPUs when there are two or more, else the default
     (one device). ``multiworker`` reads the cluster from the ``TF_CONFIG`` variable.
+    ``mirrored`` on a machine without GPUs mirrors over ``cpu_replicas`` logical CPUs
+    (:func:`split_cpu`) when that is 2 or more.
     """
     import tensorflow as tf
 
@@ -19,8 +21,10 @@ def get_strategy(name):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        # All local GPUs; on a CPU-only machine, all logical CPUs (one unless configured
-        # with tf.config.set_logical_device_configuration, as the tests do).
+        # All local GPUs; on a CPU-only machine, all logical CPUs (one unless split, by
+        # train.cpu_replicas or tf.config.set_logical_device_configuration).
+        if cpu_replicas > 1 and not tf.config.list_physical_devices("GPU"):
+            split_cpu(cpu_replicas)
         gpus = tf.config.list_logical_devices("GPU")
         devices = gpus or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
@@ -45,6 +49,28 @@ def get_strategy(name):
         return tf.distribute.TPUStrategy(resolver)
     raise TfbigError(f"unknown strategy {name!r}; expected auto, default, mirrored, "
                      f"multiworker or tpu")
+
+
+def split_cpu(count):
+    """Make the CPU ``count`` logical devices (before TensorFlow initialises its devices).
+
+    They share the same cores: a way to run multi-device code (a MirroredStrategy with
+    ``count`` replicas) on a laptop, not a speed-up.
+    """
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or [None]) == count:
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+    except RuntimeError:  # "Virtual devices cannot be modified after being initialized"
+        have = len(tf.config.list_logical_devices("CPU"))
+        raise TfbigError(f"train.cpu_replicas={count}: TensorFlow already set up this "
+                         f"process's devices ({have} logical CPU); the CPU must be split "
+                         f"before anything runs on it: start a new process (a notebook: "
+                         f"restart the kernel and train first)") from None
 
 
 def use_xla(jit_compile, strategy):
