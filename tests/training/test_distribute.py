@@ -1,4 +1,4 @@
-"""model.fit under MirroredStrategy on two logical CPUs, through the real training entry."""
+"""model.fit under MirroredStrategy on two logical CPUs, through the real training entry:\ntext-to-text and a classifier, the same losses as one device, and the CPU split."""
 
 import os
 import subprocess
@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import pytest
+from tasks.task_checks import sample_lines, write_lines
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +32,16 @@ SCRIPT = textwrap.dedent("""
     summary = train(config, run_dir, verbose=0)
     print("replicas", get_strategy("mirrored").num_replicas_in_sync,
           "exact_match", summary["test"]["exact_match"])
+    # A classifier's inputs hold a bool padding mask, which Keras' fit averages over the
+    # replicas once to build the model (TensorFlow cannot sum bools): it must train too.
+    # And a second mirrored run in one process (a notebook, a tuning worker) reuses the
+    # strategy: a new MirroredStrategy's collectives collide with the first one's.
+    config = resolve_config({
+        "task": "classify", "data.path": sys.argv[3], "model.preset": "tiny",
+        "train.strategy": "mirrored", "train.batch_size": 16, "train.steps_per_epoch": 2,
+        "train.epochs": 1, "train.jit_compile": False, "train.epoch_metrics_examples": 0})
+    summary = train(config, run_dir + "-classify", verbose=0)
+    print("classify accuracy", summary["test"]["accuracy"])
 """)
 
 
@@ -39,11 +50,13 @@ def test_mirrored_strategy_trains_with_fit_on_two_replicas(tmp_path):
     data = tmp_path / "double.tsv"
     data.write_text(lines, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(data), str(tmp_path / "run")],
+        [sys.executable, "-c", SCRIPT, str(data), str(tmp_path / "run"),
+         write_lines(tmp_path / "reviews.tsv", sample_lines("reviews.tsv", 120))],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2 exact_match" in result.stdout
+    assert "classify accuracy" in result.stdout
     assert (tmp_path / "run" / "model.keras").exists()
 
 

@@ -129,7 +129,8 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
     import numpy as np
 
     from tfbig.training.callbacks import ThroughputLogger, standard_callbacks
-    from tfbig.training.distribute import describe_devices, get_strategy, use_xla
+    from tfbig.training.distribute import (describe_devices, get_strategy, use_xla,
+                                           without_bool_tensors)
     from tfbig.training.optimizers import build_optimizer, updates
     from tfbig.training.plateau import plateau_callbacks
     from tfbig.training.precision import describe_precision, resolve_precision
@@ -263,6 +264,9 @@ def train(config, run_dir, *, overwrite=False, callbacks=(), verbose=None, start
         # warning would only mislead.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         if role is None:
+            if replicas > 1:  # Keras' fit averages a first batch over replicas: no bools
+                train_data = without_bool_tensors(train_data)
+                validation_data = without_bool_tensors(validation_data)
             model.fit(train_data, validation_data=validation_data, epochs=epochs,
                       steps_per_epoch=(steps_per_epoch if getattr(
                           task, "repeats_training_data", False) else

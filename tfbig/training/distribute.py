@@ -4,6 +4,8 @@ layers and models never see a strategy.
 
 from tfbig.errors import TfbigError
 
+_MIRRORED = {}  # device names → the process's MirroredStrategy over them (get_strategy)
+
 
 def get_strategy(name, cpu_replicas=0):
     """``auto`` | ``default`` | ``mirrored`` | ``multiworker`` | ``tpu`` → a strategy.
@@ -26,8 +28,14 @@ def get_strategy(name, cpu_replicas=0):
         if cpu_replicas > 1 and not tf.config.list_physical_devices("GPU"):
             split_cpu(cpu_replicas)
         gpus = tf.config.list_logical_devices("GPU")
-        devices = gpus or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
+        devices = tuple(device.name for device in gpus or tf.config.list_logical_devices("CPU"))
+        # One strategy per process and device set: a second MirroredStrategy's collectives
+        # reuse the first one's instance keys, and its first all-reduce then fails with
+        # "Shape mismatch in the collective instance 100" (two runs in one process: a
+        # notebook, a tuning worker's trials).
+        if devices not in _MIRRORED:
+            _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+        return _MIRRORED[devices]
     if name == "multiworker":
         # The cluster from TF_CONFIG (checked first: tfbig.training.multiworker_loop, which
         # also trains under it: Keras 3's model.fit cannot, keras-team/keras#20585). It must
@@ -71,6 +79,27 @@ def split_cpu(count):
                          f"process's devices ({have} logical CPU); the CPU must be split "
                          f"before anything runs on it: start a new process (a notebook: "
                          f"restart the kernel and train first)") from None
+
+
+def without_bool_tensors(dataset):
+    """``dataset`` with its bool tensors (padding masks) as int8, for ``fit`` on replicas.
+
+    Under a strategy with several replicas, Keras' ``fit`` averages a first batch over the
+    replicas to build the model symbolically (``_maybe_symbolic_build`` in
+    ``keras/src/backend/tensorflow/trainer.py``), and TensorFlow cannot sum bools (its AddN
+    has no bool kernel): every text classifier failed there under ``--strategy mirrored``.
+    tfbig's models cast masks back to bool (``tfbig.models.text_inputs``).
+    """
+    import tensorflow as tf
+
+    def cast(*batch):
+        return tf.nest.map_structure(
+            lambda t: tf.cast(t, tf.int8) if t.dtype == tf.bool else t, batch)
+
+    if not any(spec.dtype == tf.bool for spec in tf.nest.flatten(dataset.element_spec)):
+        return dataset
+    return dataset.map(lambda *batch: cast(*batch)[0] if len(batch) == 1 else cast(*batch),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def use_xla(jit_compile, strategy):

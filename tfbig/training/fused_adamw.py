@@ -62,7 +62,9 @@ class FusedAdamW(keras.optimizers.AdamW):
         # before; only the order changes).
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
-            present = [g for g in grads if g is not None]
+            # Dense, as Keras' own order all-reduced them (its clip densifies an embedding's
+            # IndexedSlices): slices hold a different number of rows on each replica.
+            present = [tf.convert_to_tensor(g) for g in grads if g is not None]
             summed = iter(replica.all_reduce(tf.distribute.ReduceOp.SUM, present))
             grads = [None if g is None else next(summed) for g in grads]
             # Per thread: MirroredStrategy traces each replica's step in a thread of its own.
