@@ -73,7 +73,7 @@ TRAJECTORY = textwrap.dedent("""
             "data.path": data, "model.preset": "tiny", "model.dropout_rate": 0.0,
             "train.strategy": strategy, "train.cpu_replicas": replicas,
             "data.val_path": data.replace("train", "val"), "data.test_split": 0.0,
-            "train.batch_size": 16, "train.steps_per_epoch": 1, "train.epochs": 6,
+            "train.batch_size": 16, "train.steps_per_epoch": 1, "train.epochs": 5,
             "train.jit_compile": False, "train.epoch_metrics_examples": 0,
             "train.warmup_steps": 2, "train.learning_rate": 3e-3})
         train(config, run_dir, verbose=0)
@@ -88,13 +88,16 @@ def test_mirrored_on_two_cpu_replicas_follows_the_default_loss_trajectory(tmp_pa
     """``train.cpu_replicas=2`` splits the CPU for ``mirrored``; at the same global batch
     (16: two replicas of 8) the run takes the same steps as one device.
 
-    What may differ, and why the tolerance is 1e-4: dropout is off (each replica draws its
-    own masks); every step is the whole training split (16 examples, one batch an epoch),
-    because Keras' fit under a strategy starts one extra pass over the dataset to build the
-    model, so a reshuffling pipeline feeds another order; targets have one length, so the
-    mean of the two replicas' token means is the batch's token mean. What remains is the
-    order of float32 sums (~1e-7 a step). A loss not divided by the replicas, a wrong split
-    or batch shows as 1e-2 and more (the loss itself moves by >0.1 here)."""
+    What may differ: dropout is off (each replica draws its own masks); every step is the
+    whole training split (16 examples, one batch an epoch), because Keras' fit under a
+    strategy starts one extra pass over the dataset to build the model, so a reshuffling
+    pipeline feeds another order; targets have one length, so the mean of the two replicas'
+    token means is the batch's token mean. What remains is the order of float32 sums, ~1e-7
+    a step, which Adam amplifies: its update is about lr·sign(g), so a rounding that flips
+    a near-zero gradient's sign moves a weight by a whole step (measured: 5e-7, 4e-5, 1e-3,
+    1e-2 apart after 1, 2, 3, 4 updates). So the first two updates are checked to 1e-3 and
+    the rest to 5%. A loss not divided by the replicas is 100% off at once; a wrong split or
+    batch shows in the first losses (the loss moves by >0.1 a step here)."""
     for split, numbers in (("train", range(16)), ("val", range(100, 104))):
         (tmp_path / f"{split}.tsv").write_text(
             "".join(f"item {i:03d}\t{2 * i:04d}\n" for i in numbers), encoding="utf-8")
@@ -111,8 +114,11 @@ def test_mirrored_on_two_cpu_replicas_follows_the_default_loss_trajectory(tmp_pa
 
     losses = json.loads(result.stdout.strip().splitlines()[-1])
     mirrored, default = np.array(losses["mirrored"]), np.array(losses["default"])
-    assert mirrored.shape == (2, 6)
-    np.testing.assert_allclose(mirrored, default, rtol=1e-4)
+    assert mirrored.shape == (2, 5)
+    # Train loss of epoch k: after k updates; validation loss of epoch k: after k + 1.
+    np.testing.assert_allclose(mirrored[0, :3], default[0, :3], rtol=1e-3)
+    np.testing.assert_allclose(mirrored[1, :2], default[1, :2], rtol=1e-3)
+    np.testing.assert_allclose(mirrored, default, rtol=0.05)
     assert abs(default[0, 0] - default[0, -1]) > 0.1  # it trained: the check has teeth
 
 

@@ -76,7 +76,7 @@ def split_cpu(count):
     except RuntimeError:  # "Virtual devices cannot be modified after being initialized"
         have = len(tf.config.list_logical_devices("CPU"))
         raise TfbigError(f"train.cpu_replicas={count}: TensorFlow already set up this "
-                         f"process's devices ({have} logical CPU); the CPU must be split "
+                         f"process's devices ({have} logical CPU{'s' if have != 1 else ''}); the CPU must be split "
                          f"before anything runs on it: start a new process (a notebook: "
                          f"restart the kernel and train first)") from None
 
