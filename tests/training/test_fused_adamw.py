@@ -94,7 +94,9 @@ def test_config_round_trip():
     assert type(again) is FusedAdamW and again.get_config() == optimizer.get_config()
 
 
-MIRRORED = textwrap.dedent("""
+# Two logical CPUs and a linear-regression batch, for the scripts below (each in a process
+# of its own: the CPU must be split before TensorFlow sets up its devices).
+TWO_CPUS = textwrap.dedent("""
     import sys
     import numpy as np, tensorflow as tf, keras
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -103,6 +105,9 @@ MIRRORED = textwrap.dedent("""
     x = np.random.default_rng(1).normal(size=(32, 4)).astype("float32")
     y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")
     weights = []
+""")
+
+MIRRORED = TWO_CPUS + textwrap.dedent("""
     for optimizer_class in (FusedAdamW, keras.optimizers.AdamW):
         with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
             keras.utils.set_random_seed(0)
@@ -130,21 +135,13 @@ def test_same_weights_as_keras_under_mirrored_strategy(tmp_path):
     assert_same_weights(ours, theirs, steps=8, learning_rate=0.05, beta_1=0.9, beta_2=0.999)
 
 
-CLIPPED = textwrap.dedent("""
-    import sys
-    import numpy as np, tensorflow as tf, keras
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tfbig.training.fused_adamw import FusedAdamW
-    x = np.random.default_rng(1).normal(size=(32, 4)).astype("float32")
-    y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")
-    weights = []
+CLIPPED = TWO_CPUS + textwrap.dedent("""
     for strategy in (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
                      tf.distribute.get_strategy()):
         with strategy.scope():
             keras.utils.set_random_seed(0)
             model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-            # SGD-like steps show the clip: a clip far below the gradient norm (≈ 7 here)
+            # A clip far below the gradient norm (≈ 7 here): every step is clipped
             optimizer = FusedAdamW(learning_rate=0.05, weight_decay=0.0, global_clipnorm=0.5)
             model.compile(keras.optimizers.SGD(0.1, global_clipnorm=0.5)
                           if sys.argv[2] == "sgd" else optimizer, "mse")
