@@ -141,7 +141,7 @@ def test_every_code_cell_follows_a_markdown_cell(notebook_path):
     kinds = [cell.cell_type for cell in notebook.cells]
     assert kinds[0] == "markdown", f"{notebook_path.name}: starts without its title cell"
     for index, (before, cell) in enumerate(zip(kinds, kinds[1:]), start=1):
-        # Two code cells in a row are fine only when the first only sets up the second.
+        # Literate style: each step is explained before its code (STYLE.md, notebooks).
         if before == "code" and cell == "code":
             pytest.fail(f"{notebook_path.name}: cells {index} and {index + 1} are code cells "
                         f"with no explanation between them")

@@ -105,16 +105,20 @@ TWO_CPUS = textwrap.dedent("""
     x = np.random.default_rng(1).normal(size=(32, 4)).astype("float32")
     y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")
     weights = []
+
+    def fit_dense(strategy, make_optimizer):  # 8 steps of batch 8; weights kept in order
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+            model.compile(make_optimizer(), "mse")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
 """)
 
 MIRRORED = TWO_CPUS + textwrap.dedent("""
     for optimizer_class in (FusedAdamW, keras.optimizers.AdamW):
-        with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
-            keras.utils.set_random_seed(0)
-            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-            model.compile(optimizer_class(learning_rate=0.05, weight_decay=0.01), "mse")
-        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
-        weights.append(model.get_weights())
+        fit_dense(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                  lambda: optimizer_class(learning_rate=0.05, weight_decay=0.01))
     np.savez(sys.argv[1], *weights[0], *weights[1])
     print("trained on 2 replicas")
 """)
@@ -136,17 +140,12 @@ def test_same_weights_as_keras_under_mirrored_strategy(tmp_path):
 
 
 CLIPPED = TWO_CPUS + textwrap.dedent("""
+    # A clip far below the gradient norm (≈ 7 here): every step is clipped
+    clipped = ((lambda: keras.optimizers.SGD(0.1, global_clipnorm=0.5)) if sys.argv[2] == "sgd"
+               else lambda: FusedAdamW(learning_rate=0.05, weight_decay=0.0, global_clipnorm=0.5))
     for strategy in (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
                      tf.distribute.get_strategy()):
-        with strategy.scope():
-            keras.utils.set_random_seed(0)
-            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-            # A clip far below the gradient norm (≈ 7 here): every step is clipped
-            optimizer = FusedAdamW(learning_rate=0.05, weight_decay=0.0, global_clipnorm=0.5)
-            model.compile(keras.optimizers.SGD(0.1, global_clipnorm=0.5)
-                          if sys.argv[2] == "sgd" else optimizer, "mse")
-        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
-        weights.append(model.get_weights())
+        fit_dense(strategy, clipped)
     np.savez(sys.argv[1], *weights[0], *weights[1])
     print("trained on 2 replicas and on 1")
 """)
