@@ -16,3 +16,11 @@ import tfbig  # noqa: E402,F401
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
+
+
+def pytest_collection_modifyitems(items):
+    """The notebooks' reruns (a minute or more each) first: with ``-n 2`` pytest-xdist then
+    deals them to both workers at the start, and the many short tests after them even out
+    the end, instead of one worker finishing a notebook alone. Only whole tests move (their
+    fixture is per test), so every module's own fixtures are still set up once."""
+    items.sort(key=lambda item: item.originalname != "test_notebook_reruns_with_the_committed_outputs")
