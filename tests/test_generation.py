@@ -209,3 +209,13 @@ def test_invalid_options_raise(options, message):
     arguments.update(options)
     with pytest.raises(TfbigError, match=message):
         generate(**arguments)
+
+
+def test_text_batches_top_up_the_last_batch_only_when_there_are_several():
+    from tfbig.generation.batches import text_batches
+
+    assert list(text_batches(["a", "b", "c", "d", "e"], 2)) == [
+        (["a", "b"], 2), (["c", "d"], 2), (["e", "e"], 1)]
+    assert list(text_batches(["a", "b"], 4)) == [(["a", "b"], 2)]  # one batch: as it is
+    assert list(text_batches(["a", "b", "c", "d"], 2)) == [(["a", "b"], 2), (["c", "d"], 2)]
+    assert list(text_batches([], 4)) == []

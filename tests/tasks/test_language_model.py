@@ -105,6 +105,20 @@ def test_run_folder_predict_and_evaluate(trained, tmp_path):
     assert list(rows[0]) == ["text", "tokens", "loss"]
 
 
+def test_batches_of_texts_decode_as_each_text_alone_with_one_compiled_loop(trained):
+    """Five prompts in batches of 2: the last batch is topped up to 2 rows (one compiled
+    loop for all three batches), and every continuation is the one the text gets alone."""
+    from tfbig.inference import load_run
+
+    task, model = load_run(trained[0])
+    prompts = ["The dog", "Many young girls eat", "A man", "", "The old house is"]
+    batched = task.predict_texts(model, prompts, max_length=4, batch_size=2)
+    (loop,) = model._tfbig_generate_functions.values()
+    assert loop.experimental_get_tracing_count() == 1
+    alone = [task.predict_texts(model, [prompt], max_length=4)[0] for prompt in prompts]
+    assert batched == alone
+
+
 def test_too_few_windows_for_a_batch_is_a_clear_error(tmp_path):
     from tfbig.runs.fit import train
 

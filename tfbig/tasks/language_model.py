@@ -217,6 +217,7 @@ class LanguageModelTask(Task):
         import tensorflow as tf
 
         from tfbig.generation import generate
+        from tfbig.generation.batches import text_batches
         from tfbig.special_tokens import END_ID, START_ID
 
         max_new_tokens = max_length or self.config.data.max_source_length
@@ -225,13 +226,13 @@ class LanguageModelTask(Task):
             raise TfbigError(f"--max-length {max_new_tokens} leaves no room for a prompt in "
                              f"the model's context of {model.max_sequence_length} tokens")
         outputs = []
-        for start in range(0, len(texts), batch_size):
-            ids = self.tokenizer.tokenize(tf.constant(texts[start:start + batch_size]))
+        for batch, count in text_batches(texts, batch_size):
+            ids = self.tokenizer.tokenize(tf.constant(batch))
             starts = tf.RaggedTensor.from_tensor(tf.fill([ids.nrows(), 1], START_ID))
             prompts = tf.concat([starts, ids], axis=1)[:, -keep:]  # ragged [B, (P)]
             new_tokens = generate(model, prompts.to_tensor(0), max_new_tokens, START_ID,
                                   END_ID, method=method, **sampling)
-            decoded = self.tokenizer.detokenize(new_tokens)  # drops [END] and padding
+            decoded = self.tokenizer.detokenize(new_tokens[:count])  # drops [END], padding
             outputs += [text.decode("utf-8") for text in decoded.numpy()]
         return outputs
 

@@ -328,20 +328,20 @@ class TranslateTask(Task):
 
         from tfbig.data.batching import to_fixed_length
         from tfbig.generation import generate
+        from tfbig.generation.batches import text_batches
         from tfbig.special_tokens import END_ID, START_ID
 
         data = self.config.data
         max_new_tokens = max_length or data.max_target_length
         outputs, lengths = [], [np.zeros([0], np.int64)]
-        for start in range(0, len(texts), batch_size):
-            batch = tf.constant(texts[start:start + batch_size])
-            ragged = self.source_tokenizer.tokenize(batch)
-            lengths.append(ragged.row_lengths().numpy())  # counted before the cut
+        for batch, count in text_batches(texts, batch_size):
+            ragged = self.source_tokenizer.tokenize(tf.constant(batch))
+            lengths.append(ragged.row_lengths().numpy()[:count])  # counted before the cut
             source_ids = to_fixed_length(ragged, data.max_source_length)
             new_tokens = generate(model, tf.cast(source_ids, tf.int32), max_new_tokens,
                                   START_ID, END_ID, method=method, **sampling)
             # detokenize drops [END] and the padding after it.
-            decoded = self.target_tokenizer.detokenize(new_tokens)
+            decoded = self.target_tokenizer.detokenize(new_tokens[:count])
             outputs += [text.decode("utf-8") for text in decoded.numpy()]
         return outputs, np.concatenate(lengths)
 
