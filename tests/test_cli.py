@@ -1,5 +1,9 @@
 """The command-line contract: fast --help, `error: ...` + exit 2 on bad input, and a real
-train → predict round trip on a user's file, all through subprocesses as a user runs them."""
+train → predict → evaluate round trip on a user's file, through subprocesses as a user runs
+them. Input errors the commands only notice after importing TensorFlow, and reruns of a
+command already run here as a subprocess, go through ``tfbig.cli.run`` in this process
+(what each module's ``__main__`` calls): the same contract without paying another
+TensorFlow import (seconds each)."""
 
 import os
 import subprocess
@@ -23,6 +27,26 @@ def test_help_does_not_import_tensorflow(command):
     subprocess.run([sys.executable, "-c", code], check=True, env=ENV)
     result = tfbig(f"tfbig.{command}", "--help")
     assert result.returncode == 0 and "usage: python -m tfbig." in result.stdout
+
+
+def tfbig_here(command, *args, stdin=""):
+    """``python -m tfbig.<command> ARGS`` in this process: ``tfbig.cli.run(main, args)``
+    with stdin, stdout and stderr swapped for strings; a ``CompletedProcess`` like
+    :func:`tfbig`'s."""
+    import contextlib
+    import importlib
+    import io
+    from unittest import mock
+
+    from tfbig.cli import run
+
+    main = importlib.import_module(f"tfbig.{command}").main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            mock.patch("sys.stdin", io.StringIO(stdin)):
+        code = run(main, list(args))
+    return subprocess.CompletedProcess([f"tfbig.{command}", *args], code, out.getvalue(),
+                                       err.getvalue())
 
 
 def test_version():
@@ -61,6 +85,19 @@ def test_extra_and_missing_columns_name_the_line(tmp_path):
     assert_usage_error(result, r"one\.tsv:1: expected 2 tab-separated fields .*found 1")
 
 
+@pytest.mark.parametrize("task, content", [("translate", "one\tuno\ntwo\n"),
+                                           ("classify", "good\tpositive\nbad\n")])
+def test_a_bad_data_file_fails_before_tensorflow_loads(tmp_path, task, content):
+    """A typo in the data is reported in well under a second: train reads and checks the
+    file before it imports TensorFlow (seconds)."""
+    data = write(tmp_path / "bad.tsv", content)
+    code = ("import sys; from tfbig.cli import run; from tfbig.train import main; "
+            f"code = run(main, ['--task', {task!r}, '--data', {data!r}, '--output', "
+            f"{str(tmp_path / 'run')!r}]); "
+            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True, env=ENV, capture_output=True)
+
+
 @pytest.mark.parametrize("args, pattern", [
     (["--batch-size", "0"], r"train\.batch_size=0: expected a positive integer"),
     (["--set", "model.not_a_field=1"], r"unknown config key 'model\.not_a_field'"),
@@ -77,8 +114,9 @@ def test_bad_flags(tmp_path, args, pattern):
 
 
 def test_finetune_layer_lr_decay_flag_is_checked_like_its_field(tmp_path):
-    result = tfbig("tfbig.finetune", "--from", str(tmp_path), "--task", "classify",
-                   "--layer-lr-decay", "1.5")
+    # In this process: finetune imports TensorFlow (tfbig.runs.finetune) before it checks.
+    result = tfbig_here("finetune", "--from", str(tmp_path), "--task", "classify",
+                        "--layer-lr-decay", "1.5")
     assert_usage_error(result, r"train\.layer_lr_decay=1\.5: expected a factor in \(0, 1\]")
     assert "--layer-lr-decay D" in tfbig("tfbig.finetune", "--help").stdout
 
@@ -102,8 +140,10 @@ def users_run(tmp_path_factory):
         lines.append(f"add {a} {b}\t{a + b}\n")
     data = write(folder / "add.tsv", "".join(lines))
     run_dir = folder / "run"
+    # No per-epoch validation decoding: these tests check files and the final metrics.
     result = tfbig("tfbig.train", "--data", data, "--epochs", "1", "--steps-per-epoch", "3",
-                   "--set", "model.preset=tiny", "--output", str(run_dir), "--seed", "3")
+                   "--set", "model.preset=tiny", "--set", "train.epoch_metrics_examples=0",
+                   "--output", str(run_dir), "--seed", "3")
     return data, run_dir, result
 
 
@@ -120,7 +160,10 @@ def users_splits(data, run_dir):
 
 
 @pytest.mark.slow
-def test_train_then_predict_on_a_users_file(users_run, tmp_path):
+def test_train_then_predict_and_evaluate_on_a_users_file(users_run, tmp_path):
+    """The run trained on the user's file: its folder and vocabularies, ``predict`` on it,
+    a refused rerun of ``train``, then ``evaluate`` on its test split (one test, so that
+    the training is paid once, whichever pytest-xdist worker runs it)."""
     data, run_dir, result = users_run
     assert result.returncode == 0, result.stderr
     assert f"run folder: {run_dir}" in result.stdout and "test: " in result.stdout
@@ -144,15 +187,17 @@ def test_train_then_predict_on_a_users_file(users_run, tmp_path):
     result = tfbig("tfbig.predict", "--run", str(run_dir), "--input", inputs)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 4  # one output line per input line, blank too
-    result = tfbig("tfbig.predict", "--run", str(run_dir), stdin="add 5 5\n")
+    # stdin, and the refused rerun of train, in this process (see tfbig_here).
+    result = tfbig_here("predict", "--run", str(run_dir), stdin="add 5 5\n")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
 
-    result = tfbig("tfbig.train", "--data", data, "--output", str(run_dir))
+    result = tfbig_here("train", "--data", data, "--output", str(run_dir))
     assert_usage_error(result, r"already holds a finished run")
 
+    check_evaluate_on_a_data_file_prints_writes_and_matches_metrics_json(users_run, tmp_path)
 
-@pytest.mark.slow
-def test_evaluate_on_a_data_file_prints_writes_and_matches_metrics_json(users_run, tmp_path):
+
+def check_evaluate_on_a_data_file_prints_writes_and_matches_metrics_json(users_run, tmp_path):
     """``python -m tfbig.evaluate --run DIR --data PATH`` with PATH = the run's own test
     split: a table on stdout, DIR/eval/{metrics.json, predictions.tsv, plots}, and the same
     numbers as the run's metrics.json."""
@@ -197,11 +242,13 @@ def test_evaluate_on_a_data_file_prints_writes_and_matches_metrics_json(users_ru
     assert 0 < len(worst) == min(20, len(rows))
     assert worst == sorted(rows, key=lambda row: -float(row["loss"]))[:len(worst)]
 
+    # A bad line: an error, or skipped and counted (in this process: evaluate loads the
+    # model, so TensorFlow, before it reads --data).
     bad = write(tmp_path / "bad.tsv", "add 1 2\t3\nadd 2\t\n")
-    assert_usage_error(tfbig("tfbig.evaluate", "--run", str(run_dir), "--data", bad),
+    assert_usage_error(tfbig_here("evaluate", "--run", str(run_dir), "--data", bad),
                        r"bad\.tsv:2: empty target field$")
-    result = tfbig("tfbig.evaluate", "--run", str(run_dir), "--data", bad, "--skip-bad-lines",
-                   "--output", str(tmp_path / "skipped"))
+    result = tfbig_here("evaluate", "--run", str(run_dir), "--data", bad, "--skip-bad-lines",
+                        "--output", str(tmp_path / "skipped"))
     assert result.returncode == 0, result.stderr
     assert f"skipped 1 bad line; first: {bad}:2: empty target field" in result.stderr
     saved = json.loads((tmp_path / "skipped" / "metrics.json").read_text(encoding="utf-8"))

@@ -65,9 +65,9 @@ class TranslateTask(Task):
 
     def check_augment(self):
         """Unknown augmentation names fail before training, naming the valid ones."""
-        from tfbig.data.augment_text import TextAugmentConfig
+        if self.config.data.augment:  # (the import loads TensorFlow: only when needed)
+            from tfbig.data.augment_text import TextAugmentConfig
 
-        if self.config.data.augment:
             TextAugmentConfig.from_dict(self.config.data.augment)
 
     def data_defaults(self, train_pairs):
