@@ -116,13 +116,24 @@ def test_run_folder_has_everything_the_contract_lists(finished_run):
     assert history_epochs(run_dir) == [0, 1]
 
 
-def test_interrupted_run_resumes_from_the_last_finished_epoch(dates_file, tmp_path):
+def test_interrupted_run_resumes_from_the_last_finished_epoch_with_its_own_config_only(
+        dates_file, tmp_path):
+    """A run killed at epoch 2 of 4: resuming it with another config is refused (and leaves
+    it resumable); the same command continues from epoch 2, not from scratch."""
     run_dir = str(tmp_path / "run")
-    config = tiny_config(dates_file, **{"train.epochs": 4})
+    # No per-epoch decoding: what is checked is which epochs run.
+    overrides = {"train.epochs": 4, "train.epoch_metrics_examples": 0}
+    config = tiny_config(dates_file, **overrides)
     with pytest.raises(KeyboardInterrupt):
         train(config, run_dir, callbacks=[StopAtEpoch(2)], verbose=0)
     assert run_folder.run_state(run_dir) == "interrupted"
     assert history_epochs(run_dir) == [0, 1]
+
+    with pytest.raises(TfbigError, match=r"holds an interrupted run with another config "
+                                         r"\(model\.d_model: 64 → 32"):
+        train(tiny_config(dates_file, **overrides, **{"model.d_model": 32}), run_dir,
+              verbose=0)
+    assert run_folder.run_state(run_dir) == "interrupted"
 
     recorder = EpochRecorder()
     train(config, run_dir, callbacks=[recorder], verbose=0)
@@ -131,20 +142,12 @@ def test_interrupted_run_resumes_from_the_last_finished_epoch(dates_file, tmp_pa
     assert run_folder.run_state(run_dir) == "finished"
 
 
-def test_resume_with_a_different_config_is_refused(dates_file, tmp_path):
-    run_dir = str(tmp_path / "run")
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(dates_file), run_dir, callbacks=[StopAtEpoch(1)], verbose=0)
-    with pytest.raises(TfbigError, match=r"holds an interrupted run with another config "
-                                         r"\(model\.d_model: 64 → 32"):
-        train(tiny_config(dates_file, **{"model.d_model": 32}), run_dir, verbose=0)
-
-
-def test_a_finished_run_is_not_overwritten_without_asking(dates_file, tmp_path):
-    run_dir = str(tmp_path / "run")
-    train(tiny_config(dates_file, **{"train.epochs": 1}), run_dir, verbose=0)
+def test_a_finished_run_is_not_overwritten_without_asking(finished_run, dates_file):
+    run_dir, summary = finished_run
     with pytest.raises(TfbigError, match=r"already holds a finished run .*--overwrite"):
         train(tiny_config(dates_file), run_dir, verbose=0)
+    assert run_folder.run_state(run_dir) == "finished"  # untouched
+    assert run_folder.read_json(os.path.join(run_dir, "metrics.json")) == summary
 
 
 def test_bad_data_fails_before_the_run_folder_is_created(tmp_path):
@@ -280,10 +283,11 @@ def test_back_translation_with_a_trained_reverse_run(finished_run, tmp_path):
     task, model = load_run(run_dir)
     _, pairs = held_out_examples(task)
     words = [source for source, _ in pairs[:10]]
-    synthetic = back_translate(words, run_predictor(run_dir), batch_size=4, drop_empty=False)
+    predictor = run_predictor(run_dir)  # one model load for both calls
+    synthetic = back_translate(words, predictor, batch_size=4, drop_empty=False)
     assert [target for _, target in synthetic] == words  # every original, in order
     assert [source for source, _ in synthetic] == task.predict_texts(model, words)
-    kept = back_translate(words, run_predictor(run_dir), batch_size=4)  # no empty ones
+    kept = back_translate(words, predictor, batch_size=4)  # no empty ones
     assert kept == [pair for pair in synthetic if pair[0].strip()]
     with pytest.raises(TfbigError, match=r"no such run folder"):
         run_predictor(str(tmp_path / "absent"))
