@@ -94,9 +94,10 @@ def test_config_round_trip():
     assert type(again) is FusedAdamW and again.get_config() == optimizer.get_config()
 
 
-# Two logical CPUs and a linear-regression batch, for the scripts below (each in a process
-# of its own: the CPU must be split before TensorFlow sets up its devices).
-TWO_CPUS = textwrap.dedent("""
+# Two logical CPUs and a linear-regression batch, in a process of its own (the CPU must be
+# split before TensorFlow sets up its devices); one process for every run below, as
+# TensorFlow's start-up is most of its time. One MirroredStrategy, reused, as tfbig does.
+MIRRORED = textwrap.dedent("""
     import sys
     import numpy as np, tensorflow as tf, keras
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -104,71 +105,53 @@ TWO_CPUS = textwrap.dedent("""
     from tfbig.training.fused_adamw import FusedAdamW
     x = np.random.default_rng(1).normal(size=(32, 4)).astype("float32")
     y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")
-    weights = []
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    runs = {}
 
-    def fit_dense(strategy, make_optimizer):  # 8 steps of batch 8; weights kept in order
+    def fit_dense(name, strategy, make_optimizer):  # 8 steps of batch 8
         with strategy.scope():
             keras.utils.set_random_seed(0)
             model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
             model.compile(make_optimizer(), "mse")
         model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
-        weights.append(model.get_weights())
-""")
+        runs.update({f"{name}/{i}": w for i, w in enumerate(model.get_weights())})
 
-MIRRORED = TWO_CPUS + textwrap.dedent("""
-    for optimizer_class in (FusedAdamW, keras.optimizers.AdamW):
-        fit_dense(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-                  lambda: optimizer_class(learning_rate=0.05, weight_decay=0.01))
-    np.savez(sys.argv[1], *weights[0], *weights[1])
-    print("trained on 2 replicas")
-""")
-
-
-@pytest.mark.slow
-def test_same_weights_as_keras_under_mirrored_strategy(tmp_path):
-    path = tmp_path / "weights.npz"
-    result = subprocess.run([sys.executable, "-c", MIRRORED, str(path)], capture_output=True,
-                            text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "trained on 2 replicas" in result.stdout
-    with np.load(path) as saved:
-        weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-    ours, theirs = weights[:len(weights) // 2], weights[len(weights) // 2:]
-    # 32 examples in batches of 8 for 2 epochs: 8 steps, at Keras' default betas.
-    assert_same_weights(ours, theirs, steps=8, learning_rate=0.05, beta_1=0.9, beta_2=0.999)
-
-
-CLIPPED = TWO_CPUS + textwrap.dedent("""
-    # A clip far below the gradient norm (≈ 7 here): every step is clipped
-    clipped = ((lambda: keras.optimizers.SGD(0.1, global_clipnorm=0.5)) if sys.argv[2] == "sgd"
-               else lambda: FusedAdamW(learning_rate=0.05, weight_decay=0.0, global_clipnorm=0.5))
-    for strategy in (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-                     tf.distribute.get_strategy()):
-        fit_dense(strategy, clipped)
-    np.savez(sys.argv[1], *weights[0], *weights[1])
+    for name, optimizer_class in (("fused", FusedAdamW), ("keras", keras.optimizers.AdamW)):
+        fit_dense(name, mirrored, lambda: optimizer_class(learning_rate=0.05, weight_decay=0.01))
+    # A clip far below the gradient norm (≈ 7 here): every step is clipped.
+    for name, clipped in (
+            ("fused", lambda: FusedAdamW(learning_rate=0.05, weight_decay=0.0,
+                                         global_clipnorm=0.5)),
+            ("sgd", lambda: keras.optimizers.SGD(0.1, global_clipnorm=0.5))):
+        fit_dense(f"clipped-{name}-mirrored", mirrored, clipped)
+        fit_dense(f"clipped-{name}-single", tf.distribute.get_strategy(), clipped)
+    np.savez(sys.argv[1], **runs)
     print("trained on 2 replicas and on 1")
 """)
 
 
 @pytest.mark.slow
-def test_global_clipnorm_clips_the_summed_gradient_under_mirrored_strategy(tmp_path):
-    """Two replicas at global batch 8 take the same steps as one device at batch 8, clip
-    included: the clip applies to the batch's gradient (summed over replicas), not to each
-    replica's half of it, which Keras' own order does (its SGD, run beside, differs)."""
-    runs = {}
-    for optimizer in ("fused", "sgd"):
-        path = tmp_path / f"{optimizer}.npz"
-        result = subprocess.run([sys.executable, "-c", CLIPPED, str(path), optimizer],
-                                capture_output=True, text=True, timeout=300,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-        assert result.returncode == 0, result.stderr[-3000:]
-        with np.load(path) as saved:
-            weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        runs[optimizer] = weights[:len(weights) // 2], weights[len(weights) // 2:]
-    mirrored, single = runs["fused"]
-    for a, b in zip(mirrored, single):
+def test_same_weights_as_keras_and_a_clip_of_the_summed_gradient_under_mirrored_strategy(
+        tmp_path):
+    """On two replicas, FusedAdamW ends with Keras' AdamW's weights. And two replicas at
+    global batch 8 take the same steps as one device at batch 8, clip included: the clip
+    applies to the batch's gradient (summed over replicas), not to each replica's half of
+    it, which Keras' own order does (its SGD, run beside, differs)."""
+    path = tmp_path / "weights.npz"
+    result = subprocess.run([sys.executable, "-c", MIRRORED, str(path)], capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained on 2 replicas and on 1" in result.stdout
+    with np.load(path) as saved:  # "<run>/<i>": the run's i-th weight (a Dense: kernel, bias)
+        runs = {name: [saved[f"{name}/{i}"] for i in range(2)]
+                for name in {key.split("/")[0] for key in saved.files}}
+    # 32 examples in batches of 8 for 2 epochs: 8 steps, at Keras' default betas.
+    assert_same_weights(runs["fused"], runs["keras"], steps=8, learning_rate=0.05, beta_1=0.9,
+                        beta_2=0.999)
+
+    for a, b in zip(runs["clipped-fused-mirrored"], runs["clipped-fused-single"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # The reference: Keras' own optimizer clips each replica's share, so its two runs part.
-    mirrored, single = runs["sgd"]
-    assert not all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(mirrored, single))
+    assert not all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in
+                   zip(runs["clipped-sgd-mirrored"], runs["clipped-sgd-single"]))
