@@ -98,6 +98,13 @@ def test_a_bad_data_file_fails_before_tensorflow_loads(tmp_path, task, content):
     subprocess.run([sys.executable, "-c", code], check=True, env=ENV, capture_output=True)
 
 
+def test_finetune_from_a_missing_run_fails_before_tensorflow_loads(tmp_path):
+    code = ("import sys; from tfbig.cli import run; from tfbig.finetune import main; "
+            f"code = run(main, ['--from', {str(tmp_path / 'absent')!r}, '--task', 'classify']); "
+            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True, env=ENV, capture_output=True)
+
+
 @pytest.mark.parametrize("args, pattern", [
     (["--batch-size", "0"], r"train\.batch_size=0: expected a positive integer"),
     (["--set", "model.not_a_field=1"], r"unknown config key 'model\.not_a_field'"),

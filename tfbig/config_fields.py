@@ -19,6 +19,9 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 TOKENIZERS = ("auto", "char", "word", "wordpiece", "sentencepiece", "subword")
 SCHEDULES = ("transformer", "constant", "linear", "cosine", "plateau", "planned")
 DECODERS = ("auto", "greedy", "beam")
+# How much of a pretrained backbone trains (tfbig.training.finetune_methods; --method of
+# tfbig.finetune): here, away from Keras, so a bad choice is refused before TensorFlow loads.
+FINETUNE_METHODS = ("full", "freeze", "gradual", "lora")
 
 # Monitored metrics that improve downwards; every other one (accuracy, F1, BLEU) upwards.
 LOWER_IS_BETTER = ("loss", "cross_entropy", "perplexity")

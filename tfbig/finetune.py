@@ -15,8 +15,8 @@ import sys
 import time
 
 from tfbig.cli import ArgumentParser, add_common_flags, add_train_flags, config_from_args, run
+from tfbig.config_fields import FINETUNE_METHODS as METHODS
 
-METHODS = ("full", "freeze", "gradual", "lora")
 
 
 def build_parser():

@@ -20,9 +20,9 @@ The run folder written is a normal one (``predict``, ``evaluate`` accept it); it
 import os
 
 from tfbig import config as config_lib
+from tfbig.config_fields import FINETUNE_METHODS as METHODS
 from tfbig.errors import TfbigError
 from tfbig.tasks import AVAILABLE, get_task, task_class
-from tfbig.training.finetune_methods import METHODS, apply_method
 
 
 class PretrainedStart:
@@ -175,6 +175,9 @@ class PretrainedStart:
         if self.method == "gradual":
             optimizer.build(model.trainable_variables)
         backbone = self.backbone(model)
+        # (it loads Keras: imported here, so a bad path or flag is refused in a second)
+        from tfbig.training.finetune_methods import apply_method
+
         callbacks = apply_method(backbone, self.method, lora_rank=self.lora_rank)
         if layer_lr_decay != 1.0:
             from tfbig.training.layerwise_lr import layer_lr_multipliers

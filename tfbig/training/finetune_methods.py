@@ -20,9 +20,8 @@ A backbone here is any layer with a ``blocks`` list (``BertEncoder``, ``Encoder`
 
 import keras
 
+from tfbig.config_fields import FINETUNE_METHODS as METHODS
 from tfbig.errors import TfbigError
-
-METHODS = ("full", "freeze", "gradual", "lora")
 # Dense layers that get adapters, by their names inside the attention / feed-forward layers.
 LORA_TARGETS = ("query", "key", "value", "attention_output", "inner", "outer")
 
