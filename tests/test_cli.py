@@ -121,9 +121,8 @@ def test_bad_flags(tmp_path, args, pattern):
 
 
 def test_finetune_layer_lr_decay_flag_is_checked_like_its_field(tmp_path):
-    # In this process: finetune imports TensorFlow (tfbig.runs.finetune) before it checks.
-    result = tfbig_here("finetune", "--from", str(tmp_path), "--task", "classify",
-                        "--layer-lr-decay", "1.5")
+    result = tfbig("tfbig.finetune", "--from", str(tmp_path), "--task", "classify",
+                   "--layer-lr-decay", "1.5")
     assert_usage_error(result, r"train\.layer_lr_decay=1\.5: expected a factor in \(0, 1\]")
     assert "--layer-lr-decay D" in tfbig("tfbig.finetune", "--help").stdout
 

@@ -95,7 +95,8 @@ def test_finetune_cli_errors(tmp_path, capsys):
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "--from" in result.stderr
     # … and, in this process, the same ``run(main)`` it exits with: a second interpreter
-    # would spend its time importing TensorFlow (tfbig.runs.finetune imports Keras).
+    # would spend its time importing TensorFlow (reading a --from-hf folder goes through
+    # tfbig.checkpoints, whose package imports the Keras models).
     assert run(finetune_main, ["--from-hf", str(tmp_path / "nope"), "--task", "classify"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nope" in err, err
