@@ -75,6 +75,16 @@ def test_a_budget_shorter_than_one_epoch_stops_in_the_first_epoch():
     assert budget.steps < 1000 and clock.now <= 6 + 1.0 + 0.2
 
 
+def test_slow_steps_on_a_short_budget_are_planned_before_the_stop():
+    """18 s at 1 s a step fits ~16 steps, fewer than the 3 + 20 the plan usually waits
+    for: it plans once a tenth of the budget is timed, so the schedule still ends there."""
+    budget, clock, schedule, logged, epochs = run_budget(
+        minutes=0.3, steps_per_epoch=1000, step_seconds=1.0, validation_seconds=1.0)
+    assert budget.stopped_early and budget.steps < 3 + TimeBudget.TIMED_STEPS
+    assert logged and logged[0].startswith("time budget: 18 s → about")
+    assert schedule.plans and abs(schedule.plans[0] - budget.steps) <= 2
+
+
 def test_planned_schedule_warms_up_then_decays_to_zero_at_the_plan():
     schedule = PlannedDecaySchedule(1e-3, total_steps=1000)
     rates = [float(schedule(step)) for step in (0, 99, 550, 999, 1500)]

@@ -4,7 +4,8 @@
 included. The run cannot know its number of steps in advance, so :class:`TimeBudget`:
 
 1. times the train steps after the first few (those trace and compile), then **plans**
-   ``steps done + time left / seconds per step`` steps, less the time each epoch spends
+   ``steps done + time left / seconds per step`` steps (after 20 timed steps, or sooner
+   when those would take more than a tenth of the budget: slow steps on a short budget), less the time each epoch spends
    outside its train steps (validation, epoch-end BLEU), measured once an epoch has ended;
 2. tells the learning-rate schedule where it ends (``PlannedDecaySchedule.plan``), and
    re-plans at every epoch end with the times measured so far;
@@ -43,7 +44,8 @@ class TimeBudget(keras.callbacks.Callback):
     """
 
     SKIP_STEPS = 3  # the first steps trace and compile: not timed
-    TIMED_STEPS = 20  # steps timed before the first plan
+    TIMED_STEPS = 20  # steps timed before the first plan ...
+    TIMED_SHARE = 0.1  # ... unless timing them would take more than this share of the budget
 
     def __init__(self, minutes, steps_per_epoch, log, schedule=None, progress=None,
                  validation_batches=0, clock=time.perf_counter, batches_per_update=1):
@@ -83,10 +85,12 @@ class TimeBudget(keras.callbacks.Callback):
         self.train_seconds += now - self.batch_start
         if self.steps == self.SKIP_STEPS:
             self.timing_start = now
-        elif self.steps == self.SKIP_STEPS + self.TIMED_STEPS:
-            self.step_seconds = (now - self.timing_start) / self.TIMED_STEPS
-            self.epoch_overhead = self.validation_batches * self.step_seconds / 3
-            self._plan(announce=True)
+        elif self.steps > self.SKIP_STEPS and self.planned_steps is None:
+            timed, seconds = self.steps - self.SKIP_STEPS, now - self.timing_start
+            if timed >= self.TIMED_STEPS or seconds >= self.TIMED_SHARE * self.budget:
+                self.step_seconds = seconds / timed
+                self.epoch_overhead = self.validation_batches * self.step_seconds / 3
+                self._plan(announce=True)
         if self.elapsed() + self.epoch_overhead >= self.budget:
             self.model.stop_training = True
             self.stopped_early = True
@@ -99,7 +103,7 @@ class TimeBudget(keras.callbacks.Callback):
         if steps > self.SKIP_STEPS and self.timing_start is not None:
             self.step_seconds = self.train_seconds / steps  # steady enough after epoch 1
         if self.step_seconds:
-            self._plan(announce=False)
+            self._plan(announce=self.planned_steps is None)
 
     def _plan(self, announce):
         left = max(0.0, self.budget - self.elapsed())
