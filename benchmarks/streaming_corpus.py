@@ -14,7 +14,9 @@ Python process (so ``ru_maxrss`` is that run's own peak):
    64 pairs (the smallest model: the hardest test for the pipeline). The child stops at the
    end of ``model.fit``: the final metrics (decoding) are not what is measured.
 2. the streamed input pipeline alone: training batches per second, tokenised, as ``fit``
-   gets them, against the examples per second the model consumed in (1).
+   gets them, against the examples per second the model consumed in (1);
+3. the streamed split alone (``tfbig.data.hash_split``): keys per second of the hash op, and
+   of ``split_filter`` over a dataset of strings, against the same model rate.
 
 Target (issue 18): the streamed run's peak RSS within 300 MB of the 15 MB run's, and the
 pipeline at least 10× the model's rate.
@@ -68,8 +70,33 @@ def write_corpus(path, megabytes, seed, files=1):
     return paths
 
 
+def hash_rates(count=200_000):
+    """Keys per second: the hash op on one tensor of keys, and ``split_filter`` over a
+    dataset of strings (batch → key → hash → mask → unbatch)."""
+    import tensorflow as tf
+
+    from tfbig.data.hash_split import split_filter, split_ids
+
+    texts = [f"a source sentence of some length, number {i}" for i in range(count)]
+    keys = tf.constant([text.encode() for text in texts])
+    split_ids(keys[:10])  # warm up
+    started = time.perf_counter()
+    split_ids(keys).numpy()
+    op_rate = count / (time.perf_counter() - started)
+    dataset = split_filter(tf.data.Dataset.from_tensor_slices(texts), None, "train")
+    started = time.perf_counter()
+    for _ in dataset.batch(4096).as_numpy_iterator():
+        pass
+    return {"split_ids_keys_per_second": op_rate,
+            "split_filter_keys_per_second": count / (time.perf_counter() - started)}
+
+
 def child(data, mode, steps, output):
-    """Run in a fresh process: train ``steps`` steps, or time the pipeline alone."""
+    """Run in a fresh process: train ``steps`` steps, or time the pipeline or split alone."""
+    if mode == "hash":
+        with open(output, "w") as f:
+            json.dump(hash_rates(), f)
+        return
     import keras
 
     from tfbig.tasks import get_task, resolve_config
@@ -117,7 +144,7 @@ def run_child(data, mode, steps):
     started = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--child", mode, "--data", data,
                     "--steps", str(steps), "--output", output], check=True,
-                   stderr=subprocess.DEVNULL if mode == "pipeline" else None)
+                   stderr=subprocess.DEVNULL if mode != "train" else None)
     with open(output) as f:
         result = json.load(f)
     result["seconds"] = time.perf_counter() - started
@@ -129,7 +156,7 @@ def main():
     parser.add_argument("--gigabytes", type=float, default=1.5)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--folder", default=None, help="where the corpora are written")
-    parser.add_argument("--child", choices=("train", "pipeline"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("train", "pipeline", "hash"), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -150,6 +177,7 @@ def main():
     results = {name: run_child(path, "train", args.steps)
                for name, path in (("15 MB, in memory", small), ("shards, streamed", shards))}
     pipeline = run_child(shards, "pipeline", args.steps * 4)
+    split = run_child(shards, "hash", 0)
     for name, result in results.items():
         print(f"{name:18s} peak RSS {result['peak_rss_mb']:7.0f} MB, "
               f"model {result['model_examples_per_second']:7.0f} examples/s, "
@@ -159,6 +187,9 @@ def main():
     ratio = pipeline["pipeline_examples_per_second"] / model_rate
     print(f"streamed pipeline alone: {pipeline['pipeline_examples_per_second']:.0f} examples/s "
           f"= {ratio:.1f}× the model's rate (target ≥ 10×)")
+    print(f"streamed split alone: split_ids {split['split_ids_keys_per_second']:,.0f} keys/s, "
+          f"split_filter {split['split_filter_keys_per_second']:,.0f} keys/s = "
+          f"{split['split_filter_keys_per_second'] / model_rate:.1f}× the model's rate")
     print(f"streamed peak RSS - 15 MB run's: {extra:+.0f} MB (target ≤ 300 MB)")
     print(f"RUSAGE_CHILDREN peak (largest child): "
           f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
