@@ -98,11 +98,22 @@ def test_a_bad_data_file_fails_before_tensorflow_loads(tmp_path, task, content):
     subprocess.run([sys.executable, "-c", code], check=True, env=ENV, capture_output=True)
 
 
-def test_finetune_from_a_missing_run_fails_before_tensorflow_loads(tmp_path):
+@pytest.mark.parametrize("source", ["missing run", "missing folder", "roberta folder"])
+def test_finetune_from_a_bad_start_fails_before_tensorflow_loads(tmp_path, source):
+    """--from a missing run, --from-hf a missing folder or a checkpoint that is not BERT."""
+    roberta = tmp_path / "roberta"
+    roberta.mkdir()
+    (roberta / "config.json").write_text('{"model_type": "roberta"}', encoding="utf-8")
+    args = {"missing run": ["--from", str(tmp_path / "absent")],
+            "missing folder": ["--from-hf", str(tmp_path / "absent")],
+            "roberta folder": ["--from-hf", str(roberta)]}[source]
     code = ("import sys; from tfbig.cli import run; from tfbig.finetune import main; "
-            f"code = run(main, ['--from', {str(tmp_path / 'absent')!r}, '--task', 'classify']); "
+            f"code = run(main, {args!r} + ['--task', 'classify', '--model', 'bert']); "
             "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
-    subprocess.run([sys.executable, "-c", code], check=True, env=ENV, capture_output=True)
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("error: ") and str(args[1]) in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("args, pattern", [

@@ -12,24 +12,32 @@ Weights are read with ``safetensors`` (NumPy arrays, never a pickle); PyTorch an
 transformers are never imported.
 """
 
-from tfbig.checkpoints.hf_bert import bert_encoder_arguments, load_bert_weights, load_hf_bert
-from tfbig.checkpoints.hf_bert_encoder import HFBertEncoder
-from tfbig.checkpoints.hf_tokenizer import HFBertTokenizer
-from tfbig.checkpoints.pooling import (
-    POOLING_MODES, l2_normalize, max_pool, mean_pool, pool, read_pooling_mode,
-    sentence_embeddings)
+import importlib
 
-__all__ = [
-    "load_hf_bert",
-    "HFBertEncoder",
-    "HFBertTokenizer",
-    "bert_encoder_arguments",
-    "load_bert_weights",
-    "sentence_embeddings",
-    "mean_pool",
-    "max_pool",
-    "l2_normalize",
-    "pool",
-    "read_pooling_mode",
-    "POOLING_MODES",
-]
+# Name → module, imported on first use (PEP 562): ``from tfbig.checkpoints.hf_files import
+# ...`` then checks a folder without loading Keras and TensorFlow (seconds).
+_EXPORTS = {
+    "load_hf_bert": "hf_bert",
+    "load_bert_weights": "hf_bert",
+    "bert_encoder_arguments": "hf_config",
+    "HFBertEncoder": "hf_bert_encoder",
+    "HFBertTokenizer": "hf_tokenizer",
+    "sentence_embeddings": "pooling",
+    "mean_pool": "pooling",
+    "max_pool": "pooling",
+    "l2_normalize": "pooling",
+    "pool": "pooling",
+    "read_pooling_mode": "pooling",
+    "POOLING_MODES": "pooling",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

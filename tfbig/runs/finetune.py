@@ -60,7 +60,7 @@ class PretrainedStart:
                              f"effect with --method freeze (the backbone does not train); "
                              f"use --method full, gradual or lora, or leave it at 1.0")
         if self.source == "hf":
-            from tfbig.checkpoints.hf_bert import bert_encoder_arguments
+            from tfbig.checkpoints.hf_config import bert_encoder_arguments
             from tfbig.checkpoints.hf_files import CONFIG_FILE, checkpoint_folder
 
             if not task_class(config.task).backbone_sources or config.model_name != "bert":
