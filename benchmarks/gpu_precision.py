@@ -2,6 +2,7 @@
 Transformer on a GPU (or whatever device TensorFlow finds first).
 
     python benchmarks/gpu_precision.py [--steps 30] [--quick]
+    python benchmarks/gpu_precision.py --size reference --steps 10   # a CPU: 4+4 layers, d 256
 
 For anyone with a GPU; nothing here needs more than ``pip install -e .``. The model is
 ``tfbig.models.Transformer`` compiled as ``tfbig.train`` compiles it (``workloads.py``):
@@ -10,8 +11,9 @@ of 64 × 128 tokens (synthetic, the model is measured, not the pipeline).
 
 Rows: ``float32``, ``float32 + XLA``, the mixed policy ``--precision auto`` would pick here
 (``mixed_float16`` on compute capability ≥ 7.0, ``mixed_bfloat16`` with ``--bf16``), and it
-with XLA. Each: 5 warm-up steps (tracing, XLA compilation), then the median of ``--steps``
-timed steps. MFU = the step's matmul FLOPs (``analytic.train_step_flops``) / step time / the
+with XLA. ``--size reference`` measures the smaller model of ``train_throughput.py`` instead
+(a CPU with bfloat16 matrix units, AMX, gets its mixed_bfloat16 row in minutes). Each: 5
+warm-up steps (tracing, XLA compilation), then the median of ``--steps`` timed steps. MFU = the step's matmul FLOPs (``analytic.train_step_flops``) / step time / the
 device's matmul peak *measured now* in the row's compute dtype (a 4096² matmul, best of 10)
 — never a constant from another machine (one such gave "147% MFU"). ``--quick``: a tiny
 model and 5 steps, a smoke test that runs on a CPU too.
@@ -64,13 +66,17 @@ def main():
     parser.add_argument("--steps", type=int, default=30, help="timed steps per row")
     parser.add_argument("--bf16", action="store_true",
                         help="mixed_bfloat16 instead of what --precision auto picks")
+    parser.add_argument("--size", choices=("gpu", "reference"), default="gpu",
+                        help="gpu: ≈100M parameters; reference: train_throughput's 4+4 layers, "
+                             "d_model 256 (for a CPU)")
     parser.add_argument("--quick", action="store_true", help="a tiny model, 5 steps")
     args = parser.parse_args()
     import tensorflow as tf
 
     from tfbig.training.precision import resolve_precision
 
-    size, steps = (workloads.QUICK, 5) if args.quick else (GPU_SIZE, args.steps)
+    size = {"gpu": GPU_SIZE, "reference": workloads.REFERENCE}[args.size]
+    size, steps = (workloads.QUICK, 5) if args.quick else (size, args.steps)
     gpus = tf.config.list_physical_devices("GPU")
     device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
               if gpus else "CPU (no GPU found)")
