@@ -4,9 +4,10 @@
 included. The run cannot know its number of steps in advance, so :class:`TimeBudget`:
 
 1. times the train steps after the first few (those trace and compile), then **plans**
-   ``steps done + time left / seconds per step`` steps (after 20 timed steps, or sooner
-   when those would take more than a tenth of the budget: slow steps on a short budget), less the time each epoch spends
-   outside its train steps (validation, epoch-end BLEU), measured once an epoch has ended;
+   ``steps done + time left / seconds per step`` steps, less the time each epoch spends
+   outside its train steps (validation, epoch-end BLEU), measured once an epoch has ended.
+   The first plan comes after 20 timed steps, or sooner when those would take more than a
+   tenth of the budget (slow steps on a short budget);
 2. tells the learning-rate schedule where it ends (``PlannedDecaySchedule.plan``), and
    re-plans at every epoch end with the times measured so far;
 3. **stops** at the first batch whose end, plus the validation still to run, would pass the
