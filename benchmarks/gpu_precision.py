@@ -13,8 +13,9 @@ Rows: ``float32``, ``float32 + XLA``, the mixed policy ``--precision auto`` woul
 (``mixed_float16`` on compute capability ≥ 7.0, ``mixed_bfloat16`` with ``--bf16``), and it
 with XLA. ``--size reference`` measures the smaller model of ``train_throughput.py`` instead
 (a CPU with bfloat16 matrix units, AMX, gets its mixed_bfloat16 row in minutes). Each: 5
-warm-up steps (tracing, XLA compilation), then the median of ``--steps`` timed steps. MFU = the step's matmul FLOPs (``analytic.train_step_flops``) / step time / the
-device's matmul peak *measured now* in the row's compute dtype (a 4096² matmul, best of 10)
+warm-up steps (tracing, XLA compilation), then the median of ``--steps`` timed steps.
+MFU = the step's matmul FLOPs (``analytic.train_step_flops``) / step time / the device's
+matmul peak *measured now* in the row's compute dtype (a 4096² matmul, best of 10)
 — never a constant from another machine (one such gave "147% MFU"). ``--quick``: a tiny
 model and 5 steps, a smoke test that runs on a CPU too.
 """
