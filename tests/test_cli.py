@@ -203,7 +203,9 @@ def test_train_then_predict_and_evaluate_on_a_users_file(users_run, tmp_path):
     inputs = write(tmp_path / "in.txt", "add 1 2\nadd 3 4\n\nadd 10 20\n")
     result = tfbig("tfbig.predict", "--run", str(run_dir), "--input", inputs)
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 4  # one output line per input line, blank too
+    outputs = result.stdout.splitlines()
+    assert len(outputs) == 4  # one output line per input line, blank too ...
+    assert outputs[2] == "" and all(outputs[i] for i in (0, 1, 3))  # ... and blank for blank
     # stdin, and the refused rerun of train, in this process (see tfbig_here).
     result = tfbig_here("predict", "--run", str(run_dir), stdin="add 5 5\n")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1

@@ -22,8 +22,10 @@ from tfbig.tasks import resolve_config
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 # What predict normalises: full-width letters and digits (NFKC), tabs and runs of spaces;
-# an empty line, characters outside the vocabulary, a text longer than the model's input.
+# an empty line and a blank one (answered ""), characters outside the vocabulary, a text
+# longer than the model's input.
 TEXTS = ["12 sep. 2013", "  january\t24   2035 ", "１２ ＳＥＰ． ２０１３", "", "☃ 你好 ü",
+         " \t\u3000\v",
          "The lid is not sturdy and I hate the cable.", "march 3 1999 " * 20]
 
 
@@ -269,6 +271,9 @@ def test_classify_export_matches_predict(tmp_path):
     logits = task.logits(model, [(text, task.labels[0]) for text in TEXTS])
     probabilities = np.exp(logits - logits.max(-1, keepdims=True))
     probabilities /= probabilities.sum(-1, keepdims=True)
+    blank = np.array([not text.strip() for text in TEXTS])
+    probabilities[blank] = 0.0  # a blank text: label "" and zero probabilities, as images
+    assert blank.sum() == 2
     np.testing.assert_allclose(outputs["probabilities"].numpy(), probabilities, atol=1e-6)
     info = json.loads((tmp_path / "exported" / "export.json").read_text(encoding="utf-8"))
     assert info["labels"] == task.labels == ["negative", "neutral", "positive"]

@@ -1,6 +1,8 @@
 """``python -m tfbig.predict --run DIR``: one output line per input line.
 
-Reads ``--input FILE`` (default: stdin) and writes the predictions to stdout, in order.
+Reads ``--input FILE`` (default: stdin) and writes the predictions to stdout, in order. A
+blank input line gets a blank output line (a paragraph break stays one), except for ``lm``
+runs, where an empty prompt asks for a continuation of nothing.
 With ``--explain`` (classify runs) each line is ``label<TAB>`` and the word pieces with the
 largest integrated-gradients attributions to it, e.g. ``positive<TAB>great +0.41, love +0.22``.
 """
@@ -79,7 +81,10 @@ def main(argv):
     if args.explain:
         from tfbig.evaluation.attributions import explain_texts, format_explanation
 
-        outputs = [format_explanation(item) for item in explain_texts(task, model, lines)]
+        from tfbig.tasks.blank_lines import answer_non_blank
+
+        outputs = answer_non_blank(lines, lambda asked: [
+            format_explanation(item) for item in explain_texts(task, model, asked)])
         sys.stdout.write("".join(f"{output}\n" for output in outputs))
         return
     method, sampling = args.decode or "greedy", {}

@@ -144,14 +144,14 @@ def test_evaluate_writes_attribution_and_rollout_heat_maps_and_a_page(classify_r
 def test_predict_explain_prints_each_label_and_its_top_tokens(classify_run, tmp_path,
                                                              capsys):
     lines = tmp_path / "lines.txt"
-    lines.write_text("I love the battery.\nThe lid is not sturdy.\n", encoding="utf-8")
+    lines.write_text("I love the battery.\n\nThe lid is not sturdy.\n", encoding="utf-8")
     assert cli.run(predict.main, ["--run", classify_run, "--input", str(lines),
                                   "--explain"]) == 0
     out = capsys.readouterr().out.splitlines()
     with open(os.path.join(classify_run, "labels.json"), encoding="utf-8") as f:
         labels = json.load(f)
-    assert len(out) == 2
-    for line in out:
+    assert len(out) == 3 and out[1] == ""  # a blank line is answered blank
+    for line in (out[0], out[2]):
         label, top = line.split("\t")
         assert label in labels
         pairs = top.split(", ")

@@ -63,7 +63,8 @@ def test_run_folder_predict_and_evaluate(trained, tmp_path):
     assert set(test["per_class"]) == {"negative", "neutral", "positive"}
 
     lines = ["I love the battery.", "", "The lid is not sturdy and I hate the cable."]
-    assert set(predict_lines(load_run(run_dir), lines)) <= {"negative", "neutral", "positive"}
+    first, blank, last = predict_lines(load_run(run_dir), lines)
+    assert {first, last} <= {"negative", "neutral", "positive"} and blank == ""
     if model == "bert":  # evaluate once: the same code path for every model
         _, rows = check_evaluate(run_dir, summary, tmp_path,
                                  plots=["confusion_matrix.png", "per_class.png"])

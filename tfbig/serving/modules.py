@@ -14,11 +14,14 @@ translate  source texts                ``outputs`` [batch] string: greedy transl
 lm         prompts                     ``outputs`` [batch] string: greedy continuations
 classify   texts                       ``labels`` [batch] string, ``probabilities``
                                        [batch, classes] float32 (softmax)
-image      encoded PNG/JPEG/GIF/BMP    ``labels``, ``probabilities`` as classify; an empty
-                                       input gives label ``""`` and zero probabilities
+image      encoded PNG/JPEG/GIF/BMP    ``labels``, ``probabilities`` as classify
 audio      WAV file bytes              ``labels``, ``probabilities`` as image
 mlm        texts with ``[MASK]``       ``outputs`` [batch] string: each ``[MASK]`` filled
 =========  ==========================  ==================================================
+
+As in ``predict`` (:mod:`tfbig.tasks.blank_lines`), a blank input (empty, or whitespace only
+for texts) gets ``""`` and, where there are probabilities, zeros; ``lm`` continues an empty
+prompt.
 """
 
 import tensorflow as tf
@@ -35,6 +38,16 @@ from tfbig.special_tokens import END_ID, START_ID
 INPUTS = tf.TensorSpec([None], tf.string, name="inputs")
 # Plain tensor code with no Python control flow on tensors: autograph would only slow tracing.
 serving_function = tf.function(input_signature=[INPUTS], autograph=False)
+
+
+# Python's str.isspace characters, in RE2 syntax: ASCII whitespace (RE2's \s lacks \v),
+# \x1c-\x1f, \x85 and the Unicode separators (\p{Z}: no-break, ideographic, ... spaces).
+BLANK_TEXT = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]*"
+
+
+def blank_texts(inputs):
+    """``(B,)`` bool: which texts are blank (``not text.strip()`` in Python)."""
+    return tf.strings.regex_full_match(inputs, BLANK_TEXT)
 
 
 def _output(dtype, shape, description):
@@ -100,7 +113,8 @@ class TranslateServing(ServingModule):
                                      self.source_length)  # (B, T_s)
         new_tokens = generate(self.model, tf.cast(source_ids, tf.int32), self.max_new_tokens,
                               START_ID, END_ID)  # (B, N), 0 after [END]
-        return {"outputs": self.target_tokenizer.detokenize(new_tokens)}
+        return {"outputs": tf.where(blank_texts(inputs), "",
+                                    self.target_tokenizer.detokenize(new_tokens))}
 
 
 class ContinuationServing(ServingModule):
@@ -163,10 +177,12 @@ class _LabelServing(ServingModule):
     def options(self):
         return {"labels": self.label_names}
 
-    def _answer(self, logits):
+    def _answer(self, logits, blank):
+        """Labels and probabilities of ``logits``; ``""`` and zeros where ``blank``."""
         logits = tf.cast(logits, tf.float32)  # (B, C); float16 under mixed precision
-        return {"labels": tf.gather(self.labels, tf.argmax(logits, axis=-1)),
-                "probabilities": tf.nn.softmax(logits, axis=-1)}
+        labels = tf.gather(self.labels, tf.argmax(logits, axis=-1))
+        return {"labels": tf.where(blank, "", labels),
+                "probabilities": tf.where(blank[:, None], 0.0, tf.nn.softmax(logits, axis=-1))}
 
 
 class ClassifyServing(_LabelServing):
@@ -197,7 +213,7 @@ class ClassifyServing(_LabelServing):
         token_ids = tf.cast(to_fixed_length(ids, self.sequence_length), tf.int32)  # (B, T)
         logits = self.model({"token_ids": token_ids, "padding_mask": token_ids != 0},
                             training=False)
-        return self._answer(logits)
+        return self._answer(logits, blank=blank_texts(inputs))
 
 
 class ImageServing(_LabelServing):
@@ -243,9 +259,7 @@ class ImageServing(_LabelServing):
 
         images = tf.map_fn(decode, inputs, fn_output_signature=tf.TensorSpec(
             [*size, channels], tf.float32))  # (B, S, S, C), 0..255
-        answer = self._answer(self.model(images, training=False))
-        return {"labels": tf.where(blank, "", answer["labels"]),
-                "probabilities": tf.where(blank[:, None], 0.0, answer["probabilities"])}
+        return self._answer(self.model(images, training=False), blank)
 
 
 class AudioServing(_LabelServing):
@@ -310,9 +324,7 @@ class AudioServing(_LabelServing):
 
         spectrograms = tf.map_fn(features, inputs, fn_output_signature=tf.TensorSpec(
             shape, tf.float32))  # (B, frames, mels)
-        answer = self._answer(self.model(spectrograms, training=False))
-        return {"labels": tf.where(blank, "", answer["labels"]),
-                "probabilities": tf.where(blank[:, None], 0.0, answer["probabilities"])}
+        return self._answer(self.model(spectrograms, training=False), blank)
 
 
 class MaskFillingServing(ServingModule):
@@ -350,5 +362,6 @@ class MaskFillingServing(ServingModule):
         logits = self.model({"token_ids": token_ids, "padding_mask": token_ids != 0},
                             training=False)  # (B, T, V)
         best = mask_filling.best_learned_tokens(logits)  # (B, T)
-        return {"outputs": mask_filling.fill_masks(parts, token_ids, best, self.vocabulary,
-                                                   self.tokenizer.mask_id)}
+        filled = mask_filling.fill_masks(parts, token_ids, best, self.vocabulary,
+                                         self.tokenizer.mask_id)
+        return {"outputs": tf.where(blank_texts(inputs), "", filled)}

@@ -174,24 +174,24 @@ class AudioTask(ClassFolderTask):
 
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                       **sampling):
-        """``label<TAB>probability`` for each WAV path (blank lines stay blank)."""
+        """``label<TAB>probability`` for each WAV path (blank lines stay blank:
+        :mod:`tfbig.tasks.blank_lines`)."""
+        from tfbig.tasks.blank_lines import answer_non_blank
+
         paths = [text.strip() for text in texts]
         for number, path in enumerate(paths, start=1):
             if path and not os.path.isfile(path):
                 raise TfbigError(f"input line {number}: {path}: no such file (expected one "
                                  f".wav path per line)")
-        wanted = [path for path in paths if path]
-        if not wanted:
-            return ["" for _ in paths]
         for number, path in enumerate(paths, start=1):
             if path:
                 try:
                     wav_info(path)
                 except TfbigError as error:
                     raise TfbigError(f"input line {number}: {error}") from None
-        probabilities = self.probabilities(model, wanted, batch_size)
-        answers = iter(f"{self.labels[row.argmax()]}\t{row.max():.4f}" for row in probabilities)
-        return [next(answers) if path else "" for path in paths]
+        return answer_non_blank(paths, lambda wanted: [
+            f"{self.labels[row.argmax()]}\t{row.max():.4f}"
+            for row in self.probabilities(model, wanted, batch_size)])
 
     def serving_module(self, model, max_length=None):
         from tfbig.serving.modules import AudioServing

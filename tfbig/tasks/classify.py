@@ -221,12 +221,16 @@ class ClassifyTask(ClassScoresTask):
     # ------------------------------------------------------------------- predict, evaluate
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                       **sampling):
-        """One label name per text (decoding options do not apply to classification)."""
-        if not texts:
-            return []
-        placeholder = self.labels[0]  # the pipeline wants a label; it is not used
-        logits = self.logits(model, [(text, placeholder) for text in texts], batch_size)
-        return [self.labels[index] for index in logits.argmax(axis=-1)]
+        """One label name per text, ``""`` for a blank one (:mod:`tfbig.tasks.blank_lines`);
+        decoding options do not apply to classification."""
+        from tfbig.tasks.blank_lines import answer_non_blank
+
+        def classify(asked):
+            placeholder = self.labels[0]  # the pipeline wants a label; it is not used
+            logits = self.logits(model, [(text, placeholder) for text in asked], batch_size)
+            return [self.labels[index] for index in logits.argmax(axis=-1)]
+
+        return answer_non_blank(texts, classify)
 
     def final_metrics(self, model, examples):
         """Accuracy, precision/recall/F1 (macro and weighted), per-class scores, the

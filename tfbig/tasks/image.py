@@ -169,20 +169,24 @@ class ImageTask(ClassFolderTask):
     # ------------------------------------------------------------------- predict, evaluate
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                       **sampling):
-        """The class name of each image path (blank lines stay blank)."""
+        """The class name of each image path (blank lines stay blank:
+        :mod:`tfbig.tasks.blank_lines`)."""
+        from tfbig.tasks.blank_lines import answer_non_blank
+
         paths = [text.strip() for text in texts]
         for number, path in enumerate(paths, start=1):
             if path and not os.path.isfile(path):
                 raise TfbigError(f"input line {number}: {path}: no such image file "
                                  f"(expected one .png/.jpg path per line)")
-        wanted = [path for path in paths if path]
-        if not wanted:
-            return ["" for _ in paths]
-        for path in wanted:
-            self._check_decodable(path)
-        logits = self.logits(model, [(path, self.labels[0]) for path in wanted], batch_size)
-        names = iter(self.labels[index] for index in logits.argmax(axis=-1))
-        return [next(names) if path else "" for path in paths]
+
+        def classify(wanted):
+            for path in wanted:
+                self._check_decodable(path)
+            logits = self.logits(model, [(path, self.labels[0]) for path in wanted],
+                                 batch_size)
+            return [self.labels[index] for index in logits.argmax(axis=-1)]
+
+        return answer_non_blank(paths, classify)
 
     def _check_decodable(self, path):
         import tensorflow as tf

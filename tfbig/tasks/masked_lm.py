@@ -148,7 +148,13 @@ class MaskedLMTask(Task):
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                       **sampling):
         """Each text with its ``[MASK]``s filled by the argmax learned token (see the module
-        docstring); decoding options do not apply."""
+        docstring), ``""`` for a blank one (:mod:`tfbig.tasks.blank_lines`); decoding
+        options do not apply."""
+        from tfbig.tasks.blank_lines import answer_non_blank
+
+        return answer_non_blank(texts, lambda asked: self._fill_masks(model, asked, batch_size))
+
+    def _fill_masks(self, model, texts, batch_size):
         import numpy as np
 
         from tfbig.special_tokens import MASK, NUM_SPECIAL_TOKENS

@@ -308,17 +308,23 @@ class TranslateTask(Task):
     # ---------------------------------------------------------------------------- predict
     def predict_texts(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                       warn=True, **sampling):
-        """Decode one output string per input string.
+        """Decode one output string per input string (``""`` for a blank one, see
+        :mod:`tfbig.tasks.blank_lines`).
 
         Sources longer than ``data.max_source_length`` are cut there (never past the
         model's position table); ``warn``: say how many, once, on stderr (the epoch-end
         scorer turns it off: its validation sources were counted before training)."""
-        outputs, source_lengths = self._decode(model, texts, method=method,
-                                               max_length=max_length, batch_size=batch_size,
-                                               **sampling)
-        if warn:
-            self._warn_cut(None, source_lengths)
-        return outputs
+        from tfbig.tasks.blank_lines import answer_non_blank
+
+        def decode(asked):
+            outputs, source_lengths = self._decode(model, asked, method=method,
+                                                   max_length=max_length,
+                                                   batch_size=batch_size, **sampling)
+            if warn:
+                self._warn_cut(None, source_lengths)
+            return outputs
+
+        return answer_non_blank(texts, decode)
 
     def _decode(self, model, texts, *, method="greedy", max_length=None, batch_size=64,
                 **sampling):
