@@ -209,6 +209,18 @@ def test_bad_usage_exits_2_with_one_line(tiny_config, tmp_path, capsys, args, pa
     assert not (tmp_path / "t").exists()
 
 
+def test_a_bad_search_space_is_answered_before_tensorflow_loads(tiny_config, tmp_path):
+    """The search space is checked before keras-tuner (and TensorFlow, seconds) loads."""
+    code = ("import sys; from tfbig.cli import run; from tfbig.tune import main; "
+            f"code = run(main, ['--config', {tiny_config(**{'model.d_modl': [1]})!r}, "
+            f"'--output', {str(tmp_path / 't')!r}]); "
+            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert_one_error_line(result.stderr, r"did you mean 'model\.d_model'")
+
+
 def test_a_search_where_every_trial_fails_says_why(tiny_config, tmp_path, capsys):
     from tfbig.tune import main
 

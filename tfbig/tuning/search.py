@@ -246,9 +246,6 @@ def tune(overrides, output, *, tuner=None, folds=1, max_trials=None, overwrite=F
         on a worker, ``worker`` (its id), ``trials`` (those it trained) and ``trained``
         (them in words).
     """
-    from tfbig.tuning import distributed
-
-    role = distributed.role()
     config = resolve_config(overrides)
     if not config.search_space:
         raise no_search_space_error(config_file)
@@ -256,6 +253,10 @@ def tune(overrides, output, *, tuner=None, folds=1, max_trials=None, overwrite=F
     tuner_name = check_options(dimensions, tuner, folds, max_trials, config)
     if not worker_timeout > 0:
         raise TfbigError(f"--worker-timeout {worker_timeout:g}: expected seconds > 0")
+    # keras-tuner (and with it TensorFlow, seconds) loads once the search space is checked
+    from tfbig.tuning import distributed
+
+    role = distributed.role()
     settings = {"config": config.to_dict(), "tuner": tuner_name, "folds": folds,
                 "max_trials": max_trials}
     if role != "worker":  # a worker writes nothing in the search folder
