@@ -86,11 +86,17 @@ def test_extra_and_missing_columns_name_the_line(tmp_path):
 
 
 @pytest.mark.parametrize("task, content", [("translate", "one\tuno\ntwo\n"),
-                                           ("classify", "good\tpositive\nbad\n")])
+                                           ("classify", "good\tpositive\nbad\n"),
+                                           ("image", None)])
 def test_a_bad_data_file_fails_before_tensorflow_loads(tmp_path, task, content):
     """A typo in the data is reported in well under a second: train reads and checks the
-    file before it imports TensorFlow (seconds)."""
-    data = write(tmp_path / "bad.tsv", content)
+    file (for images: the folder, with the default augmentation's strengths) before it
+    imports TensorFlow (seconds)."""
+    if content is None:  # an image folder without class folders
+        (tmp_path / "bad.tsv").mkdir()
+        data = str(tmp_path / "bad.tsv")
+    else:
+        data = write(tmp_path / "bad.tsv", content)
     code = ("import sys; from tfbig.cli import run; from tfbig.train import main; "
             f"code = run(main, ['--task', {task!r}, '--data', {data!r}, '--output', "
             f"{str(tmp_path / 'run')!r}]); "

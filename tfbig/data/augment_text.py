@@ -41,7 +41,8 @@ import dataclasses
 
 import tensorflow as tf
 
-from tfbig.data.masking import check_rate, check_vocab_size, content_mask, random_learned_ids
+from tfbig.data.masking import check_vocab_size, content_mask, random_learned_ids
+from tfbig.data.rates import check_rate
 from tfbig.errors import TfbigError
 from tfbig.special_tokens import MASK_ID
 

@@ -23,6 +23,7 @@ Language Understanding", 2019, https://arxiv.org/abs/1810.04805.
 
 import tensorflow as tf
 
+from tfbig.data.rates import check_rate
 from tfbig.errors import TfbigError
 from tfbig.special_tokens import MASK_ID, NUM_SPECIAL_TOKENS
 
@@ -34,14 +35,6 @@ def content_mask(token_ids):
     touch these positions only.
     """
     return token_ids >= NUM_SPECIAL_TOKENS
-
-
-def check_rate(name, rate, *, allow_one=False):
-    """Raise ``TfbigError`` unless ``0 <= rate < 1`` (``<= 1`` with ``allow_one``)."""
-    top_ok = rate <= 1 if allow_one else rate < 1
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 <= rate and top_ok):
-        bound = "1]" if allow_one else "1)"
-        raise TfbigError(f"{name}={rate!r}: expected a number in [0, {bound}")
 
 
 def random_learned_ids(shape, seed, vocab_size, dtype=tf.int32):

@@ -26,7 +26,8 @@ from tfbig.data.batching import (AUGMENT, AUTOTUNE, MASKING, TOKENIZE_CHUNK, add
                                  add_start_end, cache_dataset, check_batching, example_seed,
                                  finish, pad_batches, resolve_seed, shuffle_keyed,
                                  tokenize_in_chunks, traced_tokenize)
-from tfbig.data.masking import check_rate, check_vocab_size, mask_tokens
+from tfbig.data.masking import check_vocab_size, mask_tokens
+from tfbig.data.rates import check_rate
 from tfbig.errors import TfbigError
 
 

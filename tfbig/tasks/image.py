@@ -77,7 +77,7 @@ class ImageTask(ClassFolderTask):
             return None
         import dataclasses
 
-        from tfbig.data.augment_image import ImageAugmentConfig  # (imports TensorFlow)
+        from tfbig.data.augment_image_config import ImageAugmentConfig
 
         names = [field.name for field in dataclasses.fields(ImageAugmentConfig)
                  if field.name not in ("flip_mode", "fill_mode")]
