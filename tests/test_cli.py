@@ -6,6 +6,7 @@ command already run here as a subprocess, go through ``tfbig.cli.run`` in this p
 TensorFlow import (seconds each)."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -120,6 +121,34 @@ def test_finetune_from_a_bad_start_fails_before_tensorflow_loads(tmp_path, sourc
                             text=True)
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("error: ") and str(args[1]) in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("task, content, pattern", [
+    ("translate", "one\tuno\ntwo\n", r"bad\.tsv:2: expected 2 tab-separated fields"),
+    ("classify", "good\tpositive\nfine\tneutral\n",
+     r"bad\.tsv:2: label 'neutral' is not in the training labels \(negative, positive\)")])
+def test_evaluate_checks_its_data_file_before_tensorflow_loads(tmp_path, task, content,
+                                                               pattern):
+    """``evaluate --data`` reads the file (against a classifier's labels.json) before the
+    run's tokenizers and model load TensorFlow (seconds)."""
+    import json
+
+    from tfbig.tasks import resolve_config
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = resolve_config({"task": task}).to_dict()
+    (run_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (run_dir / "model.keras").write_bytes(b"")  # never opened: the data fails first
+    (run_dir / "labels.json").write_text('["negative", "positive"]', encoding="utf-8")
+    data = write(tmp_path / "bad.tsv", content)
+    code = ("import sys; from tfbig.cli import run; from tfbig.evaluate import main; "
+            f"code = run(main, ['--run', {str(run_dir)!r}, '--data', {data!r}]); "
+            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert re.search(pattern, result.stderr) and result.stderr.count("\n") == 1, result.stderr
 
 
 @pytest.mark.parametrize("args, pattern", [

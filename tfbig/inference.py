@@ -25,14 +25,22 @@ def load_model(path):
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
-def load_run(run_dir):
-    """``(task, model)`` of a finished run: the task has its tokenizers loaded."""
+def run_task(run_dir):
+    """The task of a finished run, with what reading data needs (a classifier's labels)
+    but no tokenizers or model: no TensorFlow yet, so a bad data file fails fast."""
     from tfbig.config import from_dict
     from tfbig.tasks import get_task
 
     config = from_dict(run_folder.require_run(run_dir),
                        source=os.path.join(run_dir, run_folder.CONFIG))
     task = get_task(config)
+    task.load_label_assets(run_dir)
+    return task
+
+
+def load_run(run_dir):
+    """``(task, model)`` of a finished run: the task has its tokenizers loaded."""
+    task = run_task(run_dir)
     task.load_assets(run_dir)
     return task, load_model(os.path.join(run_dir, run_folder.MODEL))
 

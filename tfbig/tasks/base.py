@@ -6,6 +6,7 @@ methods, in this order:
     check_augment(), load_splits()      validate + read + split the data (no TensorFlow)
     data_defaults(train)                config values chosen from the data (translate)
     learn_assets(train) / load_assets   tokenizers or label names, learnt from train only
+    load_label_assets(run_dir)          (evaluate) what reading data needs: a run's labels
     resolve_lengths(train) → config     fill data-dependent config fields (sequence lengths)
     warn_truncation(splits)             one line per split whose examples the limits cut
     save_assets(run_dir)
@@ -141,6 +142,11 @@ class Task:
         """``model -> {name: value}`` scoring ``validation`` at each epoch end (names without
         the ``val_`` prefix, matching ``epoch_metrics``), or None: the task has none."""
         return None
+
+    def load_label_assets(self, run_dir):
+        """Load what ``read_examples`` needs of a finished run: a classifier's label names
+        (plain files, so ``evaluate --data`` checks the file before TensorFlow loads).
+        Nothing for tasks without labels; ``load_assets`` loads them too."""
 
     def check_augment(self):
         """Reject ``data.augment`` names the task does not know, before anything runs.

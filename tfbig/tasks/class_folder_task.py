@@ -55,6 +55,9 @@ class ClassFolderTask(ClassScoresTask):
         save_labels(self.labels, run_dir)
 
     def load_assets(self, run_dir):
+        self.load_label_assets(run_dir)
+
+    def load_label_assets(self, run_dir):
         self.labels = load_labels(run_dir)
 
     @property

@@ -140,6 +140,9 @@ class ClassifyTask(ClassScoresTask):
         from tfbig.tasks.assets import load_text_tokenizer
 
         self.tokenizer = load_text_tokenizer(os.path.join(run_dir, TOKENIZER))
+        self.load_label_assets(run_dir)
+
+    def load_label_assets(self, run_dir):
         self.labels = load_labels(run_dir)
 
     @property
