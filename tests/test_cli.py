@@ -86,6 +86,20 @@ def test_extra_and_missing_columns_name_the_line(tmp_path):
     assert_usage_error(result, r"one\.tsv:1: expected 2 tab-separated fields .*found 1")
 
 
+def error_before_tensorflow(command, args):
+    """Run ``tfbig.<command>``'s main on ``args`` in a fresh interpreter; assert it exits 2
+    without having imported TensorFlow, and return its stderr (the error line)."""
+    code = ("import sys; from tfbig.cli import run; "
+            f"from tfbig.{command} import main; code = run(main, {args!r}); "
+            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, (
+        result.stderr)
+    return result.stderr
+
+
 @pytest.mark.parametrize("task, content", [("translate", "one\tuno\ntwo\n"),
                                            ("classify", "good\tpositive\nbad\n"),
                                            ("image", None)])
@@ -98,11 +112,9 @@ def test_a_bad_data_file_fails_before_tensorflow_loads(tmp_path, task, content):
         data = str(tmp_path / "bad.tsv")
     else:
         data = write(tmp_path / "bad.tsv", content)
-    code = ("import sys; from tfbig.cli import run; from tfbig.train import main; "
-            f"code = run(main, ['--task', {task!r}, '--data', {data!r}, '--output', "
-            f"{str(tmp_path / 'run')!r}]); "
-            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
-    subprocess.run([sys.executable, "-c", code], check=True, env=ENV, capture_output=True)
+    error = error_before_tensorflow(
+        "train", ["--task", task, "--data", data, "--output", str(tmp_path / "run")])
+    assert "bad.tsv" in error
 
 
 @pytest.mark.parametrize("source", ["missing run", "missing folder", "roberta folder"])
@@ -114,13 +126,8 @@ def test_finetune_from_a_bad_start_fails_before_tensorflow_loads(tmp_path, sourc
     args = {"missing run": ["--from", str(tmp_path / "absent")],
             "missing folder": ["--from-hf", str(tmp_path / "absent")],
             "roberta folder": ["--from-hf", str(roberta)]}[source]
-    code = ("import sys; from tfbig.cli import run; from tfbig.finetune import main; "
-            f"code = run(main, {args!r} + ['--task', 'classify', '--model', 'bert']); "
-            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
-    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.startswith("error: ") and str(args[1]) in result.stderr, result.stderr
+    error = error_before_tensorflow("finetune", args + ["--task", "classify", "--model", "bert"])
+    assert args[1] in error
 
 
 @pytest.mark.parametrize("task, content, pattern", [
@@ -142,13 +149,8 @@ def test_evaluate_checks_its_data_file_before_tensorflow_loads(tmp_path, task, c
     (run_dir / "model.keras").write_bytes(b"")  # never opened: the data fails first
     (run_dir / "labels.json").write_text('["negative", "positive"]', encoding="utf-8")
     data = write(tmp_path / "bad.tsv", content)
-    code = ("import sys; from tfbig.cli import run; from tfbig.evaluate import main; "
-            f"code = run(main, ['--run', {str(run_dir)!r}, '--data', {data!r}]); "
-            "assert code == 2, code; assert 'tensorflow' not in sys.modules, 'TF loaded'")
-    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stderr
-    assert re.search(pattern, result.stderr) and result.stderr.count("\n") == 1, result.stderr
+    error = error_before_tensorflow("evaluate", ["--run", str(run_dir), "--data", data])
+    assert re.search(pattern, error), error
 
 
 @pytest.mark.parametrize("args, pattern", [
