@@ -130,14 +130,9 @@ def test_finetune_from_a_bad_start_fails_before_tensorflow_loads(tmp_path, sourc
     assert args[1] in error
 
 
-@pytest.mark.parametrize("task, content, pattern", [
-    ("translate", "one\tuno\ntwo\n", r"bad\.tsv:2: expected 2 tab-separated fields"),
-    ("classify", "good\tpositive\nfine\tneutral\n",
-     r"bad\.tsv:2: label 'neutral' is not in the training labels \(negative, positive\)")])
-def test_evaluate_checks_its_data_file_before_tensorflow_loads(tmp_path, task, content,
-                                                               pattern):
-    """``evaluate --data`` reads the file (against a classifier's labels.json) before the
-    run's tokenizers and model load TensorFlow (seconds)."""
+def unloadable_run(tmp_path, task, labels):
+    """A run folder of ``task`` whose model file is empty: the checks that come before
+    TensorFlow loads can pass or fail; loading the model never can."""
     import json
 
     from tfbig.tasks import resolve_config
@@ -146,11 +141,31 @@ def test_evaluate_checks_its_data_file_before_tensorflow_loads(tmp_path, task, c
     run_dir.mkdir()
     config = resolve_config({"task": task}).to_dict()
     (run_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    (run_dir / "model.keras").write_bytes(b"")  # never opened: the data fails first
-    (run_dir / "labels.json").write_text('["negative", "positive"]', encoding="utf-8")
+    (run_dir / "model.keras").write_bytes(b"")
+    (run_dir / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
+    return run_dir
+
+
+@pytest.mark.parametrize("task, content, pattern", [
+    ("translate", "one\tuno\ntwo\n", r"bad\.tsv:2: expected 2 tab-separated fields"),
+    ("classify", "good\tpositive\nfine\tneutral\n",
+     r"bad\.tsv:2: label 'neutral' is not in the training labels \(negative, positive\)")])
+def test_evaluate_checks_its_data_file_before_tensorflow_loads(tmp_path, task, content,
+                                                               pattern):
+    """``evaluate --data`` reads the file (against a classifier's labels.json) before the
+    run's tokenizers and model load TensorFlow (seconds)."""
+    run_dir = unloadable_run(tmp_path, task, ["negative", "positive"])
     data = write(tmp_path / "bad.tsv", content)
     error = error_before_tensorflow("evaluate", ["--run", str(run_dir), "--data", data])
     assert re.search(pattern, error), error
+
+
+def test_predict_checks_image_paths_before_tensorflow_loads(tmp_path):
+    run_dir = unloadable_run(tmp_path, "image", ["blue", "red"])
+    inputs = write(tmp_path / "in.txt", "\nmissing.png\n")
+    error = error_before_tensorflow("predict", ["--run", str(run_dir), "--input", inputs])
+    assert error == ("error: input line 2: missing.png: no such file (expected one .png/.jpg "
+                     "path per line)\n")
 
 
 @pytest.mark.parametrize("args, pattern", [

@@ -7,6 +7,7 @@ With ``--explain`` (classify runs) each line is ``label<TAB>`` and the word piec
 largest integrated-gradients attributions to it, e.g. ``positive<TAB>great +0.41, love +0.22``.
 """
 
+import os
 import sys
 
 from tfbig.cli import ArgumentParser, add_common_flags, run
@@ -75,9 +76,13 @@ def main(argv):
         raise TfbigError(f"--batch-size must be >= 1, received {args.batch_size}")
     lines = read_lines(args.input)
 
-    from tfbig.inference import load_run
+    from tfbig.inference import load_model, run_task
+    from tfbig.run_folder import MODEL
 
-    task, model = load_run(args.run)
+    task = run_task(args.run)
+    task.check_inputs(lines)  # e.g. a missing image path, before TensorFlow loads (seconds)
+    task.load_assets(args.run)
+    model = load_model(os.path.join(args.run, MODEL))
     if args.explain:
         from tfbig.evaluation.attributions import explain_texts, format_explanation
 

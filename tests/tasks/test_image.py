@@ -89,7 +89,8 @@ def test_run_folder_predict_and_evaluate(trained, tmp_path):
              for name in classes]
     outputs = predict_lines(loaded, [paths[0], "", paths[2]])
     assert outputs[1] == "" and set(outputs) <= {"", *classes}
-    with pytest.raises(TfbigError, match=r"input line 2: .*absent\.png: no such image file"):
+    with pytest.raises(TfbigError, match=r"input line 2: .*absent\.png: no such file "
+                                         r"\(expected one \.png/\.jpg path"):
         loaded[0].predict_texts(loaded[1], [paths[0], str(tmp_path / "absent.png")])
     if model == "vit":
         _, rows = check_evaluate(run_dir, summary, tmp_path,

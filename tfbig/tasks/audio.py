@@ -33,7 +33,6 @@ Export: a SavedModel taking WAV files' bytes (``tfbig.serving.modules.AudioServi
 """
 
 import math
-import os
 
 from tfbig.config import replace
 from tfbig.data.audio_files import list_audio, wav_info
@@ -60,6 +59,7 @@ class AudioTask(ClassFolderTask):
     models = ("cnn", "transformer")
     sample_data = "audio"
     list_folder = staticmethod(list_audio)
+    input_files = ".wav"
     monitor = ("val_accuracy", "max")
     # Short runs (15 steps an epoch on the sample) warm up briefly and decay by cosine. The
     # CNN at d_model 64 has 16/32/64 filters (25k parameters). The Transformer needs patches
@@ -178,17 +178,8 @@ class AudioTask(ClassFolderTask):
         :mod:`tfbig.tasks.blank_lines`)."""
         from tfbig.tasks.blank_lines import answer_non_blank
 
+        self.check_inputs(texts)
         paths = [text.strip() for text in texts]
-        for number, path in enumerate(paths, start=1):
-            if path and not os.path.isfile(path):
-                raise TfbigError(f"input line {number}: {path}: no such file (expected one "
-                                 f".wav path per line)")
-        for number, path in enumerate(paths, start=1):
-            if path:
-                try:
-                    wav_info(path)
-                except TfbigError as error:
-                    raise TfbigError(f"input line {number}: {error}") from None
         return answer_non_blank(paths, lambda wanted: [
             f"{self.labels[row.argmax()]}\t{row.max():.4f}"
             for row in self.probabilities(model, wanted, batch_size)])

@@ -7,6 +7,7 @@ methods, in this order:
     data_defaults(train)                config values chosen from the data (translate)
     learn_assets(train) / load_assets   tokenizers or label names, learnt from train only
     load_label_assets(run_dir)          (evaluate) what reading data needs: a run's labels
+    check_inputs(lines)                 (predict) input lines checked before the model loads
     resolve_lengths(train) → config     fill data-dependent config fields (sequence lengths)
     warn_truncation(splits)             one line per split whose examples the limits cut
     save_assets(run_dir)
@@ -142,6 +143,10 @@ class Task:
         """``model -> {name: value}`` scoring ``validation`` at each epoch end (names without
         the ``val_`` prefix, matching ``epoch_metrics``), or None: the task has none."""
         return None
+
+    def check_inputs(self, lines):
+        """Check ``predict``'s input lines before the model loads (a class-folder task: each
+        line is an existing file); nothing for text inputs, where any line is valid."""
 
     def load_label_assets(self, run_dir):
         """Load what ``read_examples`` needs of a finished run: a classifier's label names

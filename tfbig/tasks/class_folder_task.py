@@ -4,6 +4,7 @@ per file; the same final scores and plots."""
 
 import os
 
+from tfbig.errors import TfbigError
 from tfbig.tasks.class_scores import ClassScoresTask
 from tfbig.tasks.classify import write_classification_plots
 from tfbig.tasks.labels import (check_labels, check_split_labels, learn_labels, load_labels,
@@ -17,6 +18,7 @@ class ClassFolderTask(ClassScoresTask):
 
     list_folder = None  # folder → (paths, label ids, class names)
     kind = "files"  # what a file is, in messages and docstrings ("images", "clips")
+    input_files = "file"  # predict's input lines, in its messages (".wav" → "one .wav path")
 
     def __init__(self, config):
         super().__init__(config)
@@ -25,6 +27,21 @@ class ClassFolderTask(ClassScoresTask):
 
     def check_file(self, path):
         """Called on every file read: a bad one fails here, named (nothing by default)."""
+
+    def check_inputs(self, lines):
+        """Each non-blank line is the path of a file that ``check_file`` accepts; an error
+        names the input line."""
+        for number, line in enumerate(lines, start=1):
+            path = line.strip()
+            if not path:
+                continue
+            if not os.path.isfile(path):
+                raise TfbigError(f"input line {number}: {path}: no such file (expected one "
+                                 f"{self.input_files} path per line)")
+            try:
+                self.check_file(path)
+            except TfbigError as error:
+                raise TfbigError(f"input line {number}: {error}") from None
 
     def read_examples(self, path, *, skip_bad_lines=False, report=None):
         """The folder's ``(file, class_name)`` pairs; once the run's labels are known

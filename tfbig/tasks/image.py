@@ -20,8 +20,6 @@ Predict: each input line is an image path; the output line is its class name (a 
 line gives a blank line).
 """
 
-import os
-
 from tfbig.data.sources import list_images
 from tfbig.errors import TfbigError
 from tfbig.tasks.class_folder_task import ClassFolderTask
@@ -45,6 +43,7 @@ class ImageTask(ClassFolderTask):
     models = ("vit", "cnn")
     sample_data = "shapes"
     list_folder = staticmethod(list_images)
+    input_files = ".png/.jpg"
     monitor = ("val_accuracy", "max")
     # Image runs are short (~100 steps an epoch at most on the samples), so they warm up
     # briefly and decay by cosine; the ViT sees 32-pixel images as 4 × 4 patches of 8
@@ -173,11 +172,8 @@ class ImageTask(ClassFolderTask):
         :mod:`tfbig.tasks.blank_lines`)."""
         from tfbig.tasks.blank_lines import answer_non_blank
 
+        self.check_inputs(texts)
         paths = [text.strip() for text in texts]
-        for number, path in enumerate(paths, start=1):
-            if path and not os.path.isfile(path):
-                raise TfbigError(f"input line {number}: {path}: no such image file "
-                                 f"(expected one .png/.jpg path per line)")
 
         def classify(wanted):
             for path in wanted:
