@@ -38,11 +38,17 @@ def run_task(run_dir):
     return task
 
 
+def load_run_model(task, run_dir):
+    """The model of the finished run whose :func:`run_task` is ``task``, which gets its
+    tokenizers loaded: the second half of :func:`load_run`."""
+    task.load_assets(run_dir)
+    return load_model(os.path.join(run_dir, run_folder.MODEL))
+
+
 def load_run(run_dir):
     """``(task, model)`` of a finished run: the task has its tokenizers loaded."""
     task = run_task(run_dir)
-    task.load_assets(run_dir)
-    return task, load_model(os.path.join(run_dir, run_folder.MODEL))
+    return task, load_run_model(task, run_dir)
 
 
 def run_predictor(run_dir):

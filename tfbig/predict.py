@@ -7,7 +7,6 @@ With ``--explain`` (classify runs) each line is ``label<TAB>`` and the word piec
 largest integrated-gradients attributions to it, e.g. ``positive<TAB>great +0.41, love +0.22``.
 """
 
-import os
 import sys
 
 from tfbig.cli import ArgumentParser, add_common_flags, run
@@ -76,16 +75,13 @@ def main(argv):
         raise TfbigError(f"--batch-size must be >= 1, received {args.batch_size}")
     lines = read_lines(args.input)
 
-    from tfbig.inference import load_model, run_task
-    from tfbig.run_folder import MODEL
+    from tfbig.inference import load_run_model, run_task
 
     task = run_task(args.run)
     task.check_inputs(lines)  # e.g. a missing image path, before TensorFlow loads (seconds)
-    task.load_assets(args.run)
-    model = load_model(os.path.join(args.run, MODEL))
+    model = load_run_model(task, args.run)
     if args.explain:
         from tfbig.evaluation.attributions import explain_texts, format_explanation
-
         from tfbig.tasks.blank_lines import answer_non_blank
 
         outputs = answer_non_blank(lines, lambda asked: [

@@ -41,7 +41,7 @@ def evaluate_run(run_dir, data_path=None, *, output_dir=None, skip_bad_lines=Fal
 
     Returns ``(metrics, output_dir)``.
     """
-    from tfbig.inference import load_model, run_task
+    from tfbig.inference import load_run_model, run_task
 
     task = run_task(run_dir)  # the data is read and checked before TensorFlow loads
     report = BadLineReport()
@@ -50,8 +50,7 @@ def evaluate_run(run_dir, data_path=None, *, output_dir=None, skip_bad_lines=Fal
             data_path, skip_bad_lines=skip_bad_lines, report=report)
     else:
         source, examples = held_out_examples(task)
-    task.load_assets(run_dir)
-    model = load_model(os.path.join(run_dir, run_folder.MODEL))
+    model = load_run_model(task, run_dir)
     if report.skipped:
         print(report, file=sys.stderr, flush=True)  # progress channel, as training does
     metrics, rows = task.final_metrics(model, examples)
